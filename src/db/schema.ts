@@ -1,0 +1,140 @@
+import { integer, primaryKey, sqliteTable, text, index } from "drizzle-orm/sqlite-core";
+
+/** Lifecycle of a scenario, template or segment definition. */
+export type DefinitionStatus = "draft" | "active" | "paused" | "archived";
+
+export const scenarios = sqliteTable("scenarios", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  status: text("status").$type<DefinitionStatus>().notNull(),
+  draft: text("draft", { mode: "json" }).notNull(),
+  currentVersion: integer("current_version"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const scenarioVersions = sqliteTable(
+  "scenario_versions",
+  {
+    scenarioId: text("scenario_id").notNull(),
+    version: integer("version").notNull(),
+    document: text("document", { mode: "json" }).notNull(),
+    publishedAt: integer("published_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scenarioId, t.version] })],
+);
+
+export const templates = sqliteTable("templates", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  status: text("status").$type<DefinitionStatus>().notNull(),
+  draft: text("draft", { mode: "json" }).notNull(),
+  currentVersion: integer("current_version"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const templateVersions = sqliteTable(
+  "template_versions",
+  {
+    templateId: text("template_id").notNull(),
+    version: integer("version").notNull(),
+    document: text("document", { mode: "json" }).notNull(),
+    publishedAt: integer("published_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+);
+
+export const segments = sqliteTable("segments", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  status: text("status").$type<DefinitionStatus>().notNull(),
+  draft: text("draft", { mode: "json" }).notNull(),
+  currentVersion: integer("current_version"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const segmentVersions = sqliteTable(
+  "segment_versions",
+  {
+    segmentId: text("segment_id").notNull(),
+    version: integer("version").notNull(),
+    document: text("document", { mode: "json" }).notNull(),
+    publishedAt: integer("published_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.version] })],
+);
+
+/** Index of contacts, mirrored from their objects for segment queries and fan-out. */
+export const contacts = sqliteTable("contacts", {
+  id: text("id").primaryKey(),
+  traits: text("traits", { mode: "json" }).notNull(),
+  email: text("email"),
+  phone: text("phone"),
+  timezone: text("timezone"),
+  firstSeenAt: integer("first_seen_at").notNull(),
+  lastSeenAt: integer("last_seen_at").notNull(),
+});
+
+export type MessageStatus = "queued" | "sending" | "sent" | "failed" | "suppressed";
+
+/** One row per send effect; the id is the effect's idempotency key. */
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    contactId: text("contact_id").notNull(),
+    scenarioId: text("scenario_id"),
+    scenarioVersion: integer("scenario_version"),
+    runId: text("run_id"),
+    stepId: text("step_id"),
+    channel: text("channel").notNull(),
+    templateId: text("template_id").notNull(),
+    status: text("status").$type<MessageStatus>().notNull(),
+    provider: text("provider"),
+    providerMessageId: text("provider_message_id"),
+    subject: text("subject"),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    claimedAt: integer("claimed_at"),
+    createdAt: integer("created_at").notNull(),
+    sentAt: integer("sent_at"),
+  },
+  (t) => [
+    index("messages_contact").on(t.contactId, t.createdAt),
+    index("messages_scenario").on(t.scenarioId, t.stepId),
+  ],
+);
+
+/** What the local outbox provider "sent": the rendered message as a provider would get it. */
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    id: text("id").primaryKey(),
+    contactId: text("contact_id").notNull(),
+    scenarioId: text("scenario_id"),
+    stepId: text("step_id"),
+    channel: text("channel").notNull(),
+    to: text("to_address").notNull(),
+    subject: text("subject"),
+    html: text("html"),
+    text: text("text"),
+    headers: text("headers", { mode: "json" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("outbox_created").on(t.createdAt)],
+);
+
+/** Counters per scenario version and step: entered, executed, sent, converted, exited. */
+export const stepStats = sqliteTable(
+  "step_stats",
+  {
+    scenarioId: text("scenario_id").notNull(),
+    version: integer("version").notNull(),
+    stepId: text("step_id").notNull(),
+    metric: text("metric").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.scenarioId, t.version, t.stepId, t.metric] })],
+);

@@ -1,0 +1,28 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            WRITE_KEY: "test-write-key",
+            ADMIN_KEY: "test-admin-key",
+            TRACKING_SECRET: "test-tracking-secret",
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      }),
+    ],
+    test: {
+      deps: { optimizer: { ssr: { enabled: true, include: ["mjml-browser"] } } },
+      setupFiles: ["./test/helpers/apply-migrations.ts"],
+      reporters: ["default", "./test/helpers/totals-reporter.ts"],
+    },
+  };
+});
