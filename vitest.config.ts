@@ -14,8 +14,11 @@ export default defineConfig(async () => {
             WRITE_KEY: "test-write-key",
             ADMIN_KEY: "test-admin-key",
             TRACKING_SECRET: "test-tracking-secret",
+            LOG_LEVEL: "silent",
             TEST_MIGRATIONS: migrations,
           },
+          // Tests drive the queue consumer themselves: jobs go to a queue nobody consumes.
+          queueProducers: { SENDS: { queueName: "parcours-sends-test" } },
         },
       }),
     ],

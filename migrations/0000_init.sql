@@ -46,11 +46,12 @@ CREATE TABLE `outbox` (
 --> statement-breakpoint
 CREATE INDEX `outbox_created` ON `outbox` (`created_at`);--> statement-breakpoint
 CREATE TABLE `scenario_versions` (
-	`scenario_id` text NOT NULL,
+	`id` text NOT NULL,
 	`version` integer NOT NULL,
 	`document` text NOT NULL,
+	`compiled` text,
 	`published_at` integer NOT NULL,
-	PRIMARY KEY(`scenario_id`, `version`)
+	PRIMARY KEY(`id`, `version`)
 );
 --> statement-breakpoint
 CREATE TABLE `scenarios` (
@@ -64,11 +65,12 @@ CREATE TABLE `scenarios` (
 );
 --> statement-breakpoint
 CREATE TABLE `segment_versions` (
-	`segment_id` text NOT NULL,
+	`id` text NOT NULL,
 	`version` integer NOT NULL,
 	`document` text NOT NULL,
+	`compiled` text,
 	`published_at` integer NOT NULL,
-	PRIMARY KEY(`segment_id`, `version`)
+	PRIMARY KEY(`id`, `version`)
 );
 --> statement-breakpoint
 CREATE TABLE `segments` (
@@ -81,21 +83,24 @@ CREATE TABLE `segments` (
 	`updated_at` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE `step_stats` (
+CREATE TABLE `step_metrics` (
+	`batch_id` text NOT NULL,
 	`scenario_id` text NOT NULL,
 	`version` integer NOT NULL,
 	`step_id` text NOT NULL,
 	`metric` text NOT NULL,
 	`count` integer DEFAULT 0 NOT NULL,
-	PRIMARY KEY(`scenario_id`, `version`, `step_id`, `metric`)
+	PRIMARY KEY(`batch_id`, `scenario_id`, `version`, `step_id`, `metric`)
 );
 --> statement-breakpoint
+CREATE INDEX `step_metrics_scenario` ON `step_metrics` (`scenario_id`,`version`);--> statement-breakpoint
 CREATE TABLE `template_versions` (
-	`template_id` text NOT NULL,
+	`id` text NOT NULL,
 	`version` integer NOT NULL,
 	`document` text NOT NULL,
+	`compiled` text,
 	`published_at` integer NOT NULL,
-	PRIMARY KEY(`template_id`, `version`)
+	PRIMARY KEY(`id`, `version`)
 );
 --> statement-breakpoint
 CREATE TABLE `templates` (

@@ -1,10 +1,10 @@
 export interface Env {
   DB: D1Database;
-  CONTACTS: DurableObjectNamespace;
+  CONTACTS: DurableObjectNamespace<import("../durable-objects/contact-object").ContactObject>;
   SENDS: Queue;
   ASSETS: Fetcher;
   WRITE_KEY: string;
   ADMIN_KEY: string;
   TRACKING_SECRET: string;
-  OUTBOX_PROVIDER: string;
+  LOG_LEVEL?: string;
 }

@@ -1,20 +1,30 @@
 import { Hono } from "hono";
 import { ContactObject } from "../durable-objects/contact-object";
 import type { Env } from "./env";
+import { errorResponse } from "./http/errors";
+import type { Job } from "./queue/jobs";
+import { consumeBatch } from "./queue/consumer";
+import { adminRoutes } from "./routes/admin";
+import { ingestRoutes } from "./routes/ingest";
+import { loggerFor } from "./shared/logger";
 
 const app = new Hono<{ Bindings: Env }>();
 
 app.get("/health", (c) => c.json({ ok: true }));
-app.get("/mjml", async (c) => {
-  const g = globalThis as { window?: unknown };
-  g.window = globalThis;
-  const m = (await import("mjml-browser")).default;
-  delete g.window;
-  return c.html((await m("<mjml><mj-body><mj-text>Hi</mj-text></mj-body></mjml>")).html);
-});
+app.route("/v1", ingestRoutes);
+app.route("/api", adminRoutes);
+app.notFound((c) => c.json({ success: false, error: "not_found", message: "no such route" }, 404));
+app.onError((error, c) => errorResponse(error, c, loggerFor(c.env)));
 
 export { ContactObject };
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async queue(batch, env) {
+    await consumeBatch(batch as MessageBatch<Job>, {
+      env,
+      logger: consoleLogger,
+      nowMs: () => Date.now(),
+    });
+  },
+} satisfies ExportedHandler<Env, Job>;

@@ -16,12 +16,13 @@ export const scenarios = sqliteTable("scenarios", {
 export const scenarioVersions = sqliteTable(
   "scenario_versions",
   {
-    scenarioId: text("scenario_id").notNull(),
+    id: text("id").notNull(),
     version: integer("version").notNull(),
     document: text("document", { mode: "json" }).notNull(),
+    compiled: text("compiled", { mode: "json" }),
     publishedAt: integer("published_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.scenarioId, t.version] })],
+  (t) => [primaryKey({ columns: [t.id, t.version] })],
 );
 
 export const templates = sqliteTable("templates", {
@@ -37,12 +38,13 @@ export const templates = sqliteTable("templates", {
 export const templateVersions = sqliteTable(
   "template_versions",
   {
-    templateId: text("template_id").notNull(),
+    id: text("id").notNull(),
     version: integer("version").notNull(),
     document: text("document", { mode: "json" }).notNull(),
+    compiled: text("compiled", { mode: "json" }),
     publishedAt: integer("published_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+  (t) => [primaryKey({ columns: [t.id, t.version] })],
 );
 
 export const segments = sqliteTable("segments", {
@@ -58,12 +60,13 @@ export const segments = sqliteTable("segments", {
 export const segmentVersions = sqliteTable(
   "segment_versions",
   {
-    segmentId: text("segment_id").notNull(),
+    id: text("id").notNull(),
     version: integer("version").notNull(),
     document: text("document", { mode: "json" }).notNull(),
+    compiled: text("compiled", { mode: "json" }),
     publishedAt: integer("published_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.segmentId, t.version] })],
+  (t) => [primaryKey({ columns: [t.id, t.version] })],
 );
 
 /** Index of contacts, mirrored from their objects for segment queries and fan-out. */
@@ -126,15 +129,22 @@ export const outbox = sqliteTable(
   (t) => [index("outbox_created").on(t.createdAt)],
 );
 
-/** Counters per scenario version and step: entered, executed, sent, converted, exited. */
-export const stepStats = sqliteTable(
-  "step_stats",
+/**
+ * Step counters per scenario version, one row per reporting batch so that a redelivered batch
+ * counts once; figures are sums over batches.
+ */
+export const stepMetrics = sqliteTable(
+  "step_metrics",
   {
+    batchId: text("batch_id").notNull(),
     scenarioId: text("scenario_id").notNull(),
     version: integer("version").notNull(),
     stepId: text("step_id").notNull(),
     metric: text("metric").notNull(),
     count: integer("count").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.scenarioId, t.version, t.stepId, t.metric] })],
+  (t) => [
+    primaryKey({ columns: [t.batchId, t.scenarioId, t.version, t.stepId, t.metric] }),
+    index("step_metrics_scenario").on(t.scenarioId, t.version),
+  ],
 );

@@ -1,0 +1,374 @@
+import type {
+  ConsentStatus,
+  ContactEvent,
+  ContactSnapshot,
+  EngagementRecord,
+} from "../src/engine/contact";
+import type { RunState } from "../src/engine/run";
+import type { Job } from "../src/queue/jobs";
+
+/** Events kept per contact; older ones are dropped first. */
+export const EVENT_HISTORY_LIMIT = 1_000;
+
+/** How long a messageId is remembered for de-duplication. */
+export const DEDUPE_WINDOW_MS = 30 * 24 * 3_600_000;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS profile (
+     id INTEGER PRIMARY KEY CHECK (id = 1), contact_id TEXT NOT NULL, traits TEXT NOT NULL,
+     context_tz TEXT, first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, type TEXT NOT NULL,
+     name TEXT NOT NULL, properties TEXT NOT NULL, at_ms INTEGER NOT NULL,
+     received_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS seen_messages (id TEXT PRIMARY KEY, received_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS engagements (
+     message_id TEXT NOT NULL, kind TEXT NOT NULL, at_ms INTEGER NOT NULL, machine INTEGER NOT NULL,
+     PRIMARY KEY (message_id, kind, at_ms))`,
+  `CREATE TABLE IF NOT EXISTS consent (
+     topic TEXT PRIMARY KEY, status TEXT NOT NULL, source TEXT NOT NULL, updated_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS runs (
+     id TEXT PRIMARY KEY, scenario_id TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+     state TEXT NOT NULL, entered_at_ms INTEGER NOT NULL, ended_at_ms INTEGER)`,
+  `CREATE INDEX IF NOT EXISTS runs_scenario ON runs (scenario_id, entered_at_ms)`,
+  `CREATE TABLE IF NOT EXISTS schedule (run_id TEXT PRIMARY KEY, due_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS pending_jobs (key TEXT PRIMARY KEY, job TEXT NOT NULL, created_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS dispatched_jobs (key TEXT PRIMARY KEY, job TEXT NOT NULL, dispatched_at_ms INTEGER NOT NULL)`,
+];
+
+/** Jobs remembered after dispatch, for the contact's admin view and for tests. */
+const DISPATCH_LOG_LIMIT = 500;
+
+type Row = Record<string, SqlStorageValue>;
+
+/** The contact object's SQLite tables and the queries over them. Synchronous, like its storage. */
+export class ContactStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Creates or upgrades the schema; idempotent. */
+  migrate(): void {
+    for (const statement of SCHEMA) this.sql.exec(statement);
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      String(SCHEMA_VERSION),
+    );
+  }
+
+  private rows<T>(query: string, ...bindings: SqlStorageValue[]): T[] {
+    return this.sql.exec<Row>(query, ...bindings).toArray() as unknown as T[];
+  }
+
+  readProfile(): {
+    contactId: string;
+    traits: Record<string, unknown>;
+    contextTimeZone: string | null;
+    firstSeenMs: number;
+    lastSeenMs: number;
+  } | null {
+    const [row] = this.rows<{
+      contact_id: string;
+      traits: string;
+      context_tz: string | null;
+      first_seen_ms: number;
+      last_seen_ms: number;
+    }>("SELECT * FROM profile WHERE id = 1");
+    if (!row) return null;
+    return {
+      contactId: row.contact_id,
+      traits: JSON.parse(row.traits) as Record<string, unknown>,
+      contextTimeZone: row.context_tz,
+      firstSeenMs: row.first_seen_ms,
+      lastSeenMs: row.last_seen_ms,
+    };
+  }
+
+  writeProfile(profile: {
+    contactId: string;
+    traits: Record<string, unknown>;
+    contextTimeZone: string | null;
+    firstSeenMs: number;
+    lastSeenMs: number;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO profile (id, contact_id, traits, context_tz, first_seen_ms, last_seen_ms)
+       VALUES (1, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, context_tz = excluded.context_tz,
+         last_seen_ms = excluded.last_seen_ms`,
+      profile.contactId,
+      JSON.stringify(profile.traits),
+      profile.contextTimeZone,
+      profile.firstSeenMs,
+      profile.lastSeenMs,
+    );
+  }
+
+  /** Records a messageId; false when it was already seen (a duplicate). */
+  markSeen(messageId: string, receivedAtMs: number): boolean {
+    const cursor = this.sql.exec(
+      "INSERT INTO seen_messages (id, received_at_ms) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+      messageId,
+      receivedAtMs,
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  appendEvent(event: ContactEvent): void {
+    this.sql.exec(
+      "INSERT INTO events (id, type, name, properties, at_ms, received_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+      event.id,
+      event.type,
+      event.name,
+      JSON.stringify(event.properties),
+      event.atMs,
+      event.receivedAtMs,
+    );
+  }
+
+  /** Keeps the history and the de-duplication memory bounded. */
+  prune(nowMs: number): void {
+    this.sql.exec(
+      `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      EVENT_HISTORY_LIMIT,
+    );
+    this.sql.exec("DELETE FROM seen_messages WHERE received_at_ms < ?", nowMs - DEDUPE_WINDOW_MS);
+    this.sql.exec(
+      `DELETE FROM dispatched_jobs WHERE key IN (
+         SELECT key FROM dispatched_jobs ORDER BY dispatched_at_ms DESC LIMIT -1 OFFSET ?)`,
+      DISPATCH_LOG_LIMIT,
+    );
+  }
+
+  readEvents(): ContactEvent[] {
+    return this.rows<{
+      id: string;
+      type: ContactEvent["type"];
+      name: string;
+      properties: string;
+      at_ms: number;
+      received_at_ms: number;
+    }>("SELECT * FROM events ORDER BY at_ms, seq").map((row) => ({
+      id: row.id,
+      type: row.type,
+      name: row.name,
+      properties: JSON.parse(row.properties) as Record<string, unknown>,
+      atMs: row.at_ms,
+      receivedAtMs: row.received_at_ms,
+    }));
+  }
+
+  readEngagements(): EngagementRecord[] {
+    return this.rows<{
+      message_id: string;
+      kind: EngagementRecord["kind"];
+      at_ms: number;
+      machine: number;
+    }>("SELECT * FROM engagements ORDER BY at_ms").map((row) => ({
+      messageId: row.message_id,
+      kind: row.kind,
+      atMs: row.at_ms,
+      machine: row.machine === 1,
+    }));
+  }
+
+  /** Stores an engagement; false when the same one was already recorded. */
+  addEngagement(record: EngagementRecord): boolean {
+    const cursor = this.sql.exec(
+      "INSERT INTO engagements (message_id, kind, at_ms, machine) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      record.messageId,
+      record.kind,
+      record.atMs,
+      record.machine ? 1 : 0,
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  readConsent(): Record<string, ConsentStatus> {
+    const consent: Record<string, ConsentStatus> = {};
+    for (const row of this.rows<{ topic: string; status: ConsentStatus }>(
+      "SELECT topic, status FROM consent",
+    )) {
+      consent[row.topic] = row.status;
+    }
+    return consent;
+  }
+
+  readConsentDetails(): Array<{
+    topic: string;
+    status: ConsentStatus;
+    source: string;
+    updatedAtMs: number;
+  }> {
+    return this.rows<{
+      topic: string;
+      status: ConsentStatus;
+      source: string;
+      updated_at_ms: number;
+    }>("SELECT * FROM consent ORDER BY topic").map((row) => ({
+      topic: row.topic,
+      status: row.status,
+      source: row.source,
+      updatedAtMs: row.updated_at_ms,
+    }));
+  }
+
+  writeConsent(input: {
+    topic: string;
+    status: ConsentStatus;
+    source: string;
+    atMs: number;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO consent (topic, status, source, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET status = excluded.status, source = excluded.source,
+         updated_at_ms = excluded.updated_at_ms`,
+      input.topic,
+      input.status,
+      input.source,
+      input.atMs,
+    );
+  }
+
+  snapshot(contactId: string): ContactSnapshot {
+    const profile = this.readProfile();
+    return {
+      id: contactId,
+      traits: profile?.traits ?? {},
+      contextTimeZone: profile?.contextTimeZone ?? null,
+      events: this.readEvents(),
+      engagements: this.readEngagements(),
+      consent: this.readConsent(),
+    };
+  }
+
+  readRuns(filter: { status?: "active" } = {}): RunState[] {
+    const query =
+      filter.status === "active"
+        ? "SELECT state FROM runs WHERE status = 'active' ORDER BY entered_at_ms"
+        : "SELECT state FROM runs ORDER BY entered_at_ms";
+    return this.rows<{ state: string }>(query).map((row) => JSON.parse(row.state) as RunState);
+  }
+
+  readRun(runId: string): RunState | null {
+    const [row] = this.rows<{ state: string }>("SELECT state FROM runs WHERE id = ?", runId);
+    return row ? (JSON.parse(row.state) as RunState) : null;
+  }
+
+  /** Live flag and latest entry of one scenario, for re-entry rules. */
+  entryHistory(scenarioId: string): { live: boolean; lastEnteredAtMs: number | null } {
+    const [row] = this.rows<{ live: number; last: number | null }>(
+      `SELECT COALESCE(SUM(status = 'active'), 0) AS live, MAX(entered_at_ms) AS last
+       FROM runs WHERE scenario_id = ?`,
+      scenarioId,
+    );
+    return { live: (row?.live ?? 0) > 0, lastEnteredAtMs: row?.last ?? null };
+  }
+
+  /** Saves a run and keeps its single timer in step with its wait. */
+  writeRun(run: RunState): void {
+    this.sql.exec(
+      `INSERT INTO runs (id, scenario_id, version, status, state, entered_at_ms, ended_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, state = excluded.state,
+         ended_at_ms = excluded.ended_at_ms`,
+      run.id,
+      run.scenarioId,
+      run.version,
+      run.status,
+      JSON.stringify(run),
+      run.enteredAtMs,
+      run.endedAtMs,
+    );
+    if (run.status === "active" && run.wait) {
+      this.sql.exec(
+        `INSERT INTO schedule (run_id, due_at_ms) VALUES (?, ?)
+         ON CONFLICT (run_id) DO UPDATE SET due_at_ms = excluded.due_at_ms`,
+        run.id,
+        run.wait.dueAtMs,
+      );
+    } else {
+      this.sql.exec("DELETE FROM schedule WHERE run_id = ?", run.id);
+    }
+  }
+
+  dueRuns(nowMs: number): string[] {
+    return this.rows<{ run_id: string }>(
+      "SELECT run_id FROM schedule WHERE due_at_ms <= ? ORDER BY due_at_ms, run_id",
+      nowMs,
+    ).map((row) => row.run_id);
+  }
+
+  earliestDueMs(): number | null {
+    const [row] = this.rows<{ due: number | null }>("SELECT MIN(due_at_ms) AS due FROM schedule");
+    return row?.due ?? null;
+  }
+
+  schedule(): Array<{ runId: string; dueAtMs: number }> {
+    return this.rows<{ run_id: string; due_at_ms: number }>(
+      "SELECT * FROM schedule ORDER BY due_at_ms",
+    ).map((row) => ({ runId: row.run_id, dueAtMs: row.due_at_ms }));
+  }
+
+  addPendingJob(key: string, job: Job, nowMs: number): void {
+    this.sql.exec(
+      "INSERT INTO pending_jobs (key, job, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+      key,
+      JSON.stringify(job),
+      nowMs,
+    );
+  }
+
+  replacePendingJob(key: string, job: Job, nowMs: number): void {
+    this.sql.exec(
+      `INSERT INTO pending_jobs (key, job, created_at_ms) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET job = excluded.job`,
+      key,
+      JSON.stringify(job),
+      nowMs,
+    );
+  }
+
+  pendingJobs(): Array<{ key: string; job: Job }> {
+    return this.rows<{ key: string; job: string }>(
+      "SELECT key, job FROM pending_jobs ORDER BY created_at_ms, rowid",
+    ).map((row) => ({ key: row.key, job: JSON.parse(row.job) as Job }));
+  }
+
+  /** Moves jobs the queue accepted from pending to the dispatch log. */
+  markDispatched(keys: string[], nowMs: number): void {
+    for (const key of keys) {
+      this.sql.exec(
+        `INSERT INTO dispatched_jobs (key, job, dispatched_at_ms)
+         SELECT key, job, ? FROM pending_jobs WHERE key = ? ON CONFLICT (key) DO NOTHING`,
+        nowMs,
+        key,
+      );
+      this.sql.exec("DELETE FROM pending_jobs WHERE key = ?", key);
+    }
+  }
+
+  dispatchedJobs(): Job[] {
+    return this.rows<{ job: string }>(
+      "SELECT job FROM dispatched_jobs ORDER BY dispatched_at_ms, rowid",
+    ).map((row) => JSON.parse(row.job) as Job);
+  }
+
+  /** Erases everything the object holds. */
+  eraseAll(): void {
+    for (const table of [
+      "profile",
+      "events",
+      "seen_messages",
+      "engagements",
+      "consent",
+      "runs",
+      "schedule",
+      "pending_jobs",
+      "dispatched_jobs",
+    ]) {
+      this.sql.exec(`DELETE FROM ${table}`);
+    }
+  }
+}

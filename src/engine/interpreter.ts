@@ -1,0 +1,503 @@
+import type { Condition } from "./condition";
+import type { ContactEvent, ContactSnapshot } from "./contact";
+import { addIsoDuration } from "./duration";
+import { evaluate, type EvaluationContext } from "./evaluate";
+import type { Effect, RunState, RunWait, TraceEntry } from "./run";
+import type { EventFilter, Scenario, Step, StepOf } from "./scenario";
+import { nextLocalTime, nextWindowOpening, resolveTimeZone } from "./time-zone";
+
+/** What woke a run. */
+export type RunInput =
+  | { kind: "start" }
+  | { kind: "timer" }
+  | { kind: "event"; event: ContactEvent }
+  | { kind: "engagement"; messageId: string };
+
+export interface AdvanceInput {
+  scenario: Scenario;
+  run: RunState;
+  input: RunInput;
+  contact: ContactSnapshot;
+  segments: Record<string, Condition>;
+  nowMs: number;
+}
+
+export interface AdvanceResult {
+  run: RunState;
+  effects: Effect[];
+  trace: TraceEntry[];
+  /** Traits after this advance's `update` steps. */
+  traits: Record<string, unknown>;
+}
+
+/** Guards against a graph the validator should have refused. */
+const MAX_STEPS_PER_ADVANCE = 200;
+
+/** The zone a scenario uses for a contact. */
+export function contactTimeZone(scenario: Scenario, contact: ContactSnapshot): string {
+  return resolveTimeZone([contact.traits.timezone, contact.contextTimeZone, scenario.timezone]);
+}
+
+/** Stable fraction in [0, 1) for a split: the same contact always lands in the same variant. */
+export function stableFraction(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) / 0x1_0000_0000;
+}
+
+/**
+ * When an event happened as far as a run is concerned: its receipt. A sender's `timestamp` may
+ * be historical (a replay) or skewed; it stays the event time for history windows.
+ */
+export function runTimeOf(event: ContactEvent): number {
+  return event.receivedAtMs;
+}
+
+/** A fresh run, not yet advanced. */
+export function newRun(input: {
+  id: string;
+  scenario: Scenario;
+  version: number;
+  trigger: ContactEvent | null;
+  enteredAtMs: number;
+  timeZone: string;
+}): RunState {
+  const { scenario } = input;
+  return {
+    id: input.id,
+    scenarioId: scenario.id,
+    version: input.version,
+    status: "active",
+    enteredAtMs: input.enteredAtMs,
+    trigger: input.trigger,
+    seq: 0,
+    wait: null,
+    sent: {},
+    variants: {},
+    endedAtMs: null,
+    endReason: null,
+    goalDeadlineMs: scenario.goal
+      ? addIsoDuration({
+          atMs: input.enteredAtMs,
+          iso: scenario.goal.within,
+          timeZone: input.timeZone,
+        })
+      : null,
+    convertedAtMs: null,
+  };
+}
+
+/** True when an event satisfies a name and an optional `where`, evaluated for this run. */
+export function eventMatches(input: {
+  filter: EventFilter;
+  event: ContactEvent;
+  ctx: EvaluationContext;
+}): boolean {
+  const { filter, event, ctx } = input;
+  if (event.name !== filter.event) return false;
+  return !filter.where || evaluate(filter.where, { ...ctx, properties: event.properties });
+}
+
+/**
+ * Moves a run forward from an input until it waits or ends. Pure: the caller persists the
+ * returned run and carries out the effects; `nowMs` is the only clock.
+ */
+export function advanceRun(args: AdvanceInput): AdvanceResult {
+  const { scenario, input, contact, segments, nowMs } = args;
+  const run: RunState = structuredClone(args.run);
+  const traits = { ...contact.traits };
+  const effects: Effect[] = [];
+  const trace: TraceEntry[] = [];
+  const timeZone = contactTimeZone(scenario, contact);
+
+  const context = (atMs: number): EvaluationContext => ({
+    contact: { ...contact, traits },
+    nowMs: atMs,
+    timeZone,
+    segments,
+    trigger: run.trigger,
+    sentMessages: run.sent,
+  });
+
+  if (run.status !== "active") return { run, effects, trace, traits };
+
+  let clockMs = nowMs;
+  let stepId: string | null = null;
+
+  if (input.kind === "start") {
+    stepId = scenario.start;
+    trace.push({
+      atMs: clockMs,
+      stepId: null,
+      kind: "enter",
+      detail: run.trigger?.name ?? "enter",
+    });
+    effects.push({ type: "metric", stepId: scenario.start, metric: "entered", atMs: clockMs });
+  } else {
+    const resumed = resume({ scenario, run, input, nowMs, context });
+    if (!resumed) return { run, effects, trace, traits };
+    clockMs = resumed.atMs;
+    stepId = resumed.next;
+    run.wait = null;
+    trace.push({ atMs: clockMs, stepId: resumed.from, kind: "resume", detail: resumed.reason });
+    if (resumed.metric) {
+      effects.push({ type: "metric", stepId: resumed.from, metric: resumed.metric, atMs: clockMs });
+    }
+    if (resumed.runStep) {
+      stepId = resumed.from;
+    }
+  }
+
+  for (let count = 0; stepId !== null; count++) {
+    if (count >= MAX_STEPS_PER_ADVANCE) throw new Error(`run ${run.id} exceeded the step limit`);
+    const step = scenario.steps[stepId] as Step;
+    const outcome = executeStep({
+      scenario,
+      run,
+      stepId,
+      step,
+      clockMs,
+      timeZone,
+      ctx: context(clockMs),
+      traits,
+      effects,
+      trace,
+      resumedFromWindow: input.kind === "timer" && count === 0 && args.run.wait?.kind === "window",
+    });
+    stepId = outcome;
+  }
+
+  return { run, effects, trace, traits };
+}
+
+interface Resumption {
+  from: string;
+  next: string;
+  atMs: number;
+  reason: string;
+  metric: "then" | "timeout" | null;
+  /** True when the parked step itself runs again (a send held by the window). */
+  runStep: boolean;
+}
+
+function resume(input: {
+  scenario: Scenario;
+  run: RunState;
+  input: RunInput;
+  nowMs: number;
+  context: (atMs: number) => EvaluationContext;
+}): Resumption | null {
+  const { scenario, run, nowMs, context } = input;
+  const wait = run.wait;
+  if (!wait) return null;
+  const step = scenario.steps[wait.stepId] as Step;
+
+  if (input.input.kind === "timer") {
+    if (wait.dueAtMs > nowMs) return null;
+    if (step.type === "wait_for") {
+      const early = satisfiedDuringWait({ step, wait, run, ctx: context(wait.dueAtMs) });
+      if (early !== null) {
+        return {
+          from: wait.stepId,
+          next: step.then,
+          atMs: early,
+          reason: "matched",
+          metric: "then",
+          runStep: false,
+        };
+      }
+      return {
+        from: wait.stepId,
+        next: step.timeout,
+        atMs: wait.dueAtMs,
+        reason: "timeout",
+        metric: "timeout",
+        runStep: false,
+      };
+    }
+    if (step.type === "send") {
+      return {
+        from: wait.stepId,
+        next: wait.stepId,
+        atMs: wait.dueAtMs,
+        reason: "window open",
+        metric: null,
+        runStep: true,
+      };
+    }
+    if (step.type === "wait") {
+      return {
+        from: wait.stepId,
+        next: step.next,
+        atMs: wait.dueAtMs,
+        reason: "elapsed",
+        metric: null,
+        runStep: false,
+      };
+    }
+    return null;
+  }
+
+  if (step.type !== "wait_for") return null;
+  const ctx = context(nowMs);
+  if (input.input.kind === "event" && step.event) {
+    const event = input.input.event;
+    const atMs = runTimeOf(event);
+    if (atMs > wait.dueAtMs || atMs < run.enteredAtMs || event.id === run.trigger?.id) return null;
+    if (!eventMatches({ filter: step.event, event, ctx })) return null;
+    return {
+      from: wait.stepId,
+      next: step.then,
+      atMs: nowMs,
+      reason: `event ${event.name}`,
+      metric: "then",
+      runStep: false,
+    };
+  }
+  if (input.input.kind === "engagement" && step.engagement) {
+    const matched = satisfiedDuringWait({ step, wait, run, ctx });
+    if (matched === null) return null;
+    return {
+      from: wait.stepId,
+      next: step.then,
+      atMs: nowMs,
+      reason: step.engagement.kind,
+      metric: "then",
+      runStep: false,
+    };
+  }
+  return null;
+}
+
+/** When a wait_for is already satisfied by history within its window, the time it was. */
+function satisfiedDuringWait(input: {
+  step: StepOf<"wait_for">;
+  wait: Pick<RunWait, "startedAtMs" | "dueAtMs">;
+  run: RunState;
+  ctx: EvaluationContext;
+}): number | null {
+  const { step, wait, run, ctx } = input;
+  if (step.event) {
+    const filter = step.event;
+    const found = ctx.contact.events.find(
+      (event) =>
+        event.id !== run.trigger?.id &&
+        runTimeOf(event) >= run.enteredAtMs &&
+        runTimeOf(event) <= wait.dueAtMs &&
+        eventMatches({ filter, event, ctx }),
+    );
+    return found ? runTimeOf(found) : null;
+  }
+  const engagement = step.engagement;
+  const messageId = engagement ? run.sent[engagement.step] : undefined;
+  if (!engagement || !messageId) return null;
+  const found = ctx.contact.engagements.find(
+    (e) =>
+      e.messageId === messageId &&
+      e.kind === engagement.kind &&
+      !e.machine &&
+      e.atMs <= wait.dueAtMs,
+  );
+  return found ? found.atMs : null;
+}
+
+function executeStep(input: {
+  scenario: Scenario;
+  run: RunState;
+  stepId: string;
+  step: Step;
+  clockMs: number;
+  timeZone: string;
+  ctx: EvaluationContext;
+  traits: Record<string, unknown>;
+  effects: Effect[];
+  trace: TraceEntry[];
+  resumedFromWindow: boolean;
+}): string | null {
+  const { scenario, run, stepId, step, clockMs, timeZone, ctx, traits, effects, trace } = input;
+  const park = (wait: RunWait, detail: string): null => {
+    run.wait = wait;
+    trace.push({ atMs: clockMs, stepId, kind: "wait", detail });
+    effects.push({ type: "metric", stepId, metric: "waiting", atMs: clockMs });
+    return null;
+  };
+
+  run.seq += 1;
+  effects.push({ type: "metric", stepId, metric: "executed", atMs: clockMs });
+
+  switch (step.type) {
+    case "send": {
+      if (scenario.sendWindow) {
+        const opensAtMs = nextWindowOpening({
+          atMs: clockMs,
+          window: scenario.sendWindow,
+          timeZone,
+        });
+        if (opensAtMs > clockMs) {
+          return park(
+            { kind: "window", stepId, startedAtMs: clockMs, dueAtMs: opensAtMs },
+            "send window closed",
+          );
+        }
+      }
+      const key = `${run.id}/${stepId}/${run.seq}`;
+      run.sent[stepId] = key;
+      const transactional = scenario.consent === "transactional";
+      const blocked = consentBlock({
+        contact: ctx.contact,
+        topic: scenario.consent,
+        channel: step.channel,
+      });
+      if (blocked) {
+        effects.push({
+          type: "suppress",
+          key,
+          stepId,
+          channel: step.channel,
+          template: step.template,
+          reason: blocked,
+          atMs: clockMs,
+        });
+        effects.push({ type: "metric", stepId, metric: "suppressed", atMs: clockMs });
+        trace.push({ atMs: clockMs, stepId, kind: "suppress", detail: blocked });
+      } else {
+        effects.push({
+          type: "send",
+          key,
+          stepId,
+          channel: step.channel,
+          template: step.template,
+          to: step.to ?? null,
+          topic: scenario.consent,
+          transactional,
+          atMs: clockMs,
+        });
+        effects.push({ type: "metric", stepId, metric: "sent", atMs: clockMs });
+        trace.push({
+          atMs: clockMs,
+          stepId,
+          kind: "send",
+          detail: `${step.channel} ${step.template}`,
+        });
+      }
+      return step.next;
+    }
+    case "wait": {
+      const dueAtMs = step.duration
+        ? addIsoDuration({ atMs: clockMs, iso: step.duration, timeZone })
+        : nextLocalTime({
+            afterMs: clockMs,
+            at: step.until?.at ?? "00:00",
+            days: step.until?.days,
+            timeZone,
+          });
+      return park(
+        { kind: step.duration ? "duration" : "until", stepId, startedAtMs: clockMs, dueAtMs },
+        step.duration ?? `until ${step.until?.at}`,
+      );
+    }
+    case "wait_for": {
+      const dueAtMs = addIsoDuration({ atMs: clockMs, iso: step.within, timeZone });
+      const wait: RunWait = {
+        kind: step.event ? "event" : "engagement",
+        stepId,
+        startedAtMs: clockMs,
+        dueAtMs,
+      };
+      if (satisfiedDuringWait({ step, wait, run, ctx }) !== null) {
+        trace.push({ atMs: clockMs, stepId, kind: "resume", detail: "already happened" });
+        effects.push({ type: "metric", stepId, metric: "then", atMs: clockMs });
+        return step.then;
+      }
+      const what = step.event
+        ? `event ${step.event.event}`
+        : `${step.engagement?.kind} ${step.engagement?.step}`;
+      return park(wait, `${what} within ${step.within}`);
+    }
+    case "branch": {
+      const chosen = step.cases.find((c) => evaluate(c.if, ctx));
+      const next = chosen ? chosen.next : step.else;
+      trace.push({
+        atMs: clockMs,
+        stepId,
+        kind: "branch",
+        detail: chosen ? `case -> ${next}` : `else -> ${next}`,
+      });
+      return next;
+    }
+    case "split": {
+      const total = step.variants.reduce((sum, v) => sum + v.weight, 0);
+      let point = stableFraction(`${ctx.contact.id}:${scenario.id}:${stepId}`) * total;
+      const variant = step.variants.find((v) => (point -= v.weight) < 0) ?? step.variants.at(-1);
+      if (!variant) return null;
+      run.variants[stepId] = variant.name;
+      trace.push({ atMs: clockMs, stepId, kind: "split", detail: variant.name });
+      return variant.next;
+    }
+    case "update": {
+      const set = step.set ?? {};
+      const increment = step.increment ?? {};
+      Object.assign(traits, set);
+      for (const [trait, by] of Object.entries(increment)) {
+        const current = Number(traits[trait] ?? 0);
+        traits[trait] = (Number.isFinite(current) ? current : 0) + by;
+      }
+      effects.push({
+        type: "update",
+        key: `${run.id}/${stepId}/${run.seq}`,
+        stepId,
+        set,
+        increment,
+      });
+      trace.push({
+        atMs: clockMs,
+        stepId,
+        kind: "update",
+        detail: Object.keys({ ...set, ...increment }).join(","),
+      });
+      return step.next;
+    }
+    case "exit": {
+      endRun({ run, atMs: clockMs, status: "completed", reason: "exit step" });
+      effects.push({ type: "metric", stepId, metric: "completed", atMs: clockMs });
+      trace.push({ atMs: clockMs, stepId, kind: "exit", detail: "completed" });
+      return null;
+    }
+  }
+}
+
+/** Marks a run ended; its wait, and so its pending timer, is dropped. */
+export function endRun(input: {
+  run: RunState;
+  atMs: number;
+  status: "completed" | "exited";
+  reason: string;
+}): void {
+  input.run.status = input.status;
+  input.run.wait = null;
+  input.run.endedAtMs = input.atMs;
+  input.run.endReason = input.reason;
+}
+
+/**
+ * Why a message may not go, or null. A suppressed address (hard bounce, complaint, SMS STOP)
+ * blocks everything; transactional messages bypass marketing topics and channel opt-outs.
+ */
+export function consentBlock(input: {
+  contact: ContactSnapshot;
+  topic: string;
+  channel: string;
+}): string | null {
+  const { consent } = input.contact;
+  if (consent[`suppressed:${input.channel}`] === "unsubscribed")
+    return `${input.channel} suppressed`;
+  if (input.topic === "transactional") return null;
+  if (consent[`channel:${input.channel}`] === "unsubscribed")
+    return `unsubscribed from ${input.channel}`;
+  if (consent.all === "unsubscribed") return "unsubscribed from all marketing";
+  if (consent[input.topic] === "unsubscribed") return `unsubscribed from ${input.topic}`;
+  return null;
+}

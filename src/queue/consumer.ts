@@ -1,0 +1,83 @@
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { contacts, stepMetrics } from "../db/schema";
+import type { Env } from "../env";
+import type { Logger } from "../shared/logger";
+import type { ContactIndexJob, Job, MetricsJob } from "./jobs";
+import { handleSendJob, type SendDependencies } from "./send-consumer";
+
+/** Step counters: one row per batch and counter, so a redelivered batch changes nothing. */
+async function recordMetrics(env: Env, job: MetricsJob): Promise<void> {
+  if (job.counts.length === 0) return;
+  const db = drizzle(env.DB);
+  await db
+    .insert(stepMetrics)
+    .values(job.counts.map((count) => ({ batchId: job.batchId, ...count })))
+    .onConflictDoNothing();
+}
+
+/** Mirrors a contact's traits into the D1 index; an older update never overwrites a newer one. */
+async function indexContact(env: Env, job: ContactIndexJob): Promise<void> {
+  const db = drizzle(env.DB);
+  const text = (value: unknown) => (typeof value === "string" ? value : null);
+  await db
+    .insert(contacts)
+    .values({
+      id: job.contactId,
+      traits: job.traits,
+      email: text(job.traits.email),
+      phone: text(job.traits.phone),
+      timezone: job.timeZone,
+      firstSeenAt: job.firstSeenAtMs,
+      lastSeenAt: job.lastSeenAtMs,
+    })
+    .onConflictDoUpdate({
+      target: contacts.id,
+      set: {
+        traits: sql`excluded.traits`,
+        email: sql`excluded.email`,
+        phone: sql`excluded.phone`,
+        timezone: sql`excluded.timezone`,
+        lastSeenAt: sql`excluded.last_seen_at`,
+      },
+      setWhere: sql`excluded.last_seen_at >= ${contacts.lastSeenAt}`,
+    });
+}
+
+/** Handles one queue batch; each message is acked or retried on its own. */
+export async function consumeBatch(
+  batch: MessageBatch<Job>,
+  deps: SendDependencies & { logger: Logger },
+): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const job = message.body;
+      try {
+        switch (job.kind) {
+          case "send": {
+            const result = await handleSendJob(job, deps);
+            if (result.outcome === "retry") {
+              message.retry({ delaySeconds: Math.ceil(result.delayMs / 1000) });
+              return;
+            }
+            break;
+          }
+          case "metrics":
+            await recordMetrics(deps.env, job);
+            break;
+          case "contact-index":
+            await indexContact(deps.env, job);
+            break;
+        }
+        message.ack();
+      } catch (error) {
+        deps.logger.error("queue:job-failed", {
+          kind: job.kind,
+          attempts: message.attempts,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        message.retry({ delaySeconds: Math.min(2 ** message.attempts * 5, 600) });
+      }
+    }),
+  );
+}

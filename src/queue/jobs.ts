@@ -1,0 +1,51 @@
+import type { ContactEvent } from "../engine/contact";
+import type { StepMetric } from "../engine/run";
+import type { Channel } from "../engine/scenario";
+
+/** A message to render and hand to a provider; `messageId` is the effect's idempotency key. */
+export interface SendJob {
+  kind: "send";
+  messageId: string;
+  contactId: string;
+  scenarioId: string | null;
+  scenarioVersion: number | null;
+  runId: string | null;
+  stepId: string | null;
+  channel: Channel;
+  templateId: string;
+  to: string | null;
+  topic: string;
+  transactional: boolean;
+  /** Set when the object already knew the message must not go (consent at scheduling). */
+  suppressedReason: string | null;
+  trigger: ContactEvent | null;
+  event: ContactEvent | null;
+  createdAtMs: number;
+}
+
+export interface MetricCount {
+  scenarioId: string;
+  version: number;
+  stepId: string;
+  metric: StepMetric;
+  count: number;
+}
+
+/** Step counters from one object operation; `batchId` makes a redelivery count once. */
+export interface MetricsJob {
+  kind: "metrics";
+  batchId: string;
+  counts: MetricCount[];
+}
+
+/** The contact's traits, mirrored into the D1 index. */
+export interface ContactIndexJob {
+  kind: "contact-index";
+  contactId: string;
+  traits: Record<string, unknown>;
+  timeZone: string | null;
+  firstSeenAtMs: number;
+  lastSeenAtMs: number;
+}
+
+export type Job = SendJob | MetricsJob | ContactIndexJob;

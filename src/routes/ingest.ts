@@ -1,0 +1,247 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { IngestCall } from "../../durable-objects/contact-object";
+import { contactStub } from "../../durable-objects/contact-stub";
+import { toFieldIssues } from "../engine/scenario";
+import type { Env } from "../env";
+import { basicUser, sameSecret } from "../http/auth";
+import { badRequest, HttpError, readJson } from "../http/errors";
+
+/** Segment's own limits: 32 KB per call, 500 KB per batch. */
+const CALL_LIMIT_BYTES = 32 * 1024;
+const BATCH_LIMIT_BYTES = 500 * 1024;
+
+const idSchema = z.union([z.string().min(1).max(256), z.number()]).transform(String);
+
+const timestampSchema = z
+  .string()
+  .refine((text) => !Number.isNaN(Date.parse(text)), { message: "is not an ISO 8601 date-time" });
+
+const contextSchema = z.looseObject({ timezone: z.string().max(64).optional() });
+
+const baseCall = {
+  userId: idSchema.nullish(),
+  anonymousId: idSchema.nullish(),
+  messageId: z.string().min(1).max(256).optional(),
+  timestamp: timestampSchema.optional(),
+  context: contextSchema.optional(),
+  writeKey: z.string().optional(),
+};
+
+const record = z.record(z.string(), z.unknown());
+
+const identifySchema = z.looseObject({
+  ...baseCall,
+  type: z.literal("identify"),
+  traits: record.optional(),
+});
+const trackSchema = z.looseObject({
+  ...baseCall,
+  type: z.literal("track"),
+  event: z.string().min(1, "is empty").max(200),
+  properties: record.optional(),
+});
+const pageSchema = z.looseObject({
+  ...baseCall,
+  type: z.literal("page"),
+  name: z.string().max(200).nullish(),
+  category: z.string().max(200).nullish(),
+  properties: record.optional(),
+});
+const screenSchema = z.looseObject({
+  ...baseCall,
+  type: z.literal("screen"),
+  name: z.string().max(200).nullish(),
+  properties: record.optional(),
+});
+const aliasSchema = z.looseObject({
+  ...baseCall,
+  type: z.literal("alias"),
+  previousId: idSchema,
+});
+
+const callSchema = z.discriminatedUnion("type", [
+  identifySchema,
+  trackSchema,
+  pageSchema,
+  screenSchema,
+  aliasSchema,
+]);
+
+type SegmentCall = z.infer<typeof callSchema>;
+
+const batchSchema = z.looseObject({
+  batch: z.array(z.unknown()).min(1, "is empty").max(2_500),
+  context: contextSchema.optional(),
+  writeKey: z.string().optional(),
+});
+
+/** The contact a call belongs to: its user id, else its anonymous id. */
+export function contactIdOf(call: {
+  userId?: string | null;
+  anonymousId?: string | null;
+}): string | null {
+  if (call.userId) return call.userId;
+  if (call.anonymousId) return `anon:${call.anonymousId}`;
+  return null;
+}
+
+function toIngestCall(call: SegmentCall): IngestCall {
+  const base = {
+    messageId: call.messageId ?? `generated-${crypto.randomUUID()}`,
+    timestampMs: call.timestamp ? Date.parse(call.timestamp) : null,
+    timeZone: call.context?.timezone ?? null,
+  };
+  switch (call.type) {
+    case "identify":
+      return {
+        ...base,
+        type: "identify",
+        name: "identify",
+        traits: call.traits ?? {},
+        properties: {},
+      };
+    case "track":
+      return {
+        ...base,
+        type: "track",
+        name: call.event,
+        traits: null,
+        properties: call.properties ?? {},
+      };
+    case "page":
+      return {
+        ...base,
+        type: "page",
+        name: "Page Viewed",
+        traits: null,
+        properties: {
+          ...(call.properties ?? {}),
+          name: call.name ?? null,
+          category: call.category ?? null,
+        },
+      };
+    case "screen":
+      return {
+        ...base,
+        type: "screen",
+        name: "Screen Viewed",
+        traits: null,
+        properties: { ...(call.properties ?? {}), name: call.name ?? null },
+      };
+    case "alias":
+      return {
+        ...base,
+        type: "alias",
+        name: "alias",
+        traits: null,
+        properties: { previousId: call.previousId },
+      };
+  }
+}
+
+/** Validates calls, checks the key, then hands each contact's calls to its object. */
+async function ingest(input: {
+  env: Env;
+  rawCalls: unknown[];
+  pathPrefix: (index: number) => string;
+  batchContext: Record<string, unknown> | undefined;
+  keyFromHeader: string | null;
+  keyFromBody: string | undefined;
+}): Promise<void> {
+  const { env, rawCalls } = input;
+  const issues: Array<{ path: string; message: string }> = [];
+  const byContact = new Map<string, IngestCall[]>();
+  let bodyKey = input.keyFromBody;
+
+  rawCalls.forEach((raw, index) => {
+    const prefix = input.pathPrefix(index);
+    const withContext =
+      input.batchContext && raw && typeof raw === "object"
+        ? {
+            ...raw,
+            context: { ...input.batchContext, ...((raw as { context?: object }).context ?? {}) },
+          }
+        : raw;
+    const parsed = callSchema.safeParse(withContext);
+    if (!parsed.success) {
+      for (const issue of toFieldIssues(parsed.error)) {
+        issues.push({
+          path: `${prefix}${issue.path === "(root)" ? "" : issue.path}`.replace(/\.$/, ""),
+          message: issue.message,
+        });
+      }
+      return;
+    }
+    const call = parsed.data;
+    if (JSON.stringify(call).length > CALL_LIMIT_BYTES) {
+      issues.push({
+        path: prefix.replace(/\.$/, "") || "(body)",
+        message: `is over ${CALL_LIMIT_BYTES} bytes`,
+      });
+      return;
+    }
+    bodyKey ??= call.writeKey;
+    const contactId = contactIdOf(call);
+    if (!contactId) {
+      issues.push({ path: `${prefix}userId`, message: "userId or anonymousId is required" });
+      return;
+    }
+    const calls = byContact.get(contactId) ?? [];
+    calls.push(toIngestCall(call));
+    byContact.set(contactId, calls);
+  });
+
+  const key = input.keyFromHeader ?? bodyKey ?? "";
+  if (!sameSecret(key, env.WRITE_KEY ?? "")) {
+    throw new HttpError(401, "unauthorized", "missing or wrong write key (HTTP Basic user name)");
+  }
+  if (issues.length > 0) throw badRequest(issues);
+
+  await Promise.all(
+    [...byContact].map(([contactId, calls]) =>
+      contactStub(env, contactId).ingest({ contactId, calls }),
+    ),
+  );
+}
+
+export const ingestRoutes = new Hono<{ Bindings: Env }>();
+
+ingestRoutes.post("/batch", async (c) => {
+  const body = await readJson(c, BATCH_LIMIT_BYTES);
+  const parsed = batchSchema.safeParse(body);
+  if (!parsed.success) {
+    if (!sameSecret(basicUser(c.req.header("authorization")) ?? "", c.env.WRITE_KEY ?? "")) {
+      throw new HttpError(401, "unauthorized", "missing or wrong write key (HTTP Basic user name)");
+    }
+    throw badRequest(toFieldIssues(parsed.error));
+  }
+
+  await ingest({
+    env: c.env,
+    rawCalls: parsed.data.batch,
+    pathPrefix: (index) => `batch.${index}.`,
+    batchContext: parsed.data.context,
+    keyFromHeader: basicUser(c.req.header("authorization")),
+    keyFromBody: parsed.data.writeKey,
+  });
+  return c.json({ success: true });
+});
+
+for (const type of ["identify", "track", "page", "screen", "alias"] as const) {
+  ingestRoutes.post(`/${type}`, async (c) => {
+    const body = await readJson(c, CALL_LIMIT_BYTES);
+    if (!body || typeof body !== "object" || Array.isArray(body)) {
+      throw badRequest([{ path: "(body)", message: "must be a JSON object" }]);
+    }
+    await ingest({
+      env: c.env,
+      rawCalls: [{ ...body, type }],
+      pathPrefix: () => "",
+      batchContext: undefined,
+      keyFromHeader: basicUser(c.req.header("authorization")),
+      keyFromBody: (body as { writeKey?: string }).writeKey,
+    });
+    return c.json({ success: true });
+  });
+}
