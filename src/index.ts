@@ -20,10 +20,10 @@ export { ContactObject };
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
-    await consumeBatch(batch as MessageBatch<Job>, {
+  async queue(batch, env, _ctx) {
+    await consumeBatch(batch, {
       env,
-      logger: consoleLogger,
+      logger: loggerFor(env),
       nowMs: () => Date.now(),
     });
   },
