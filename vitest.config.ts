@@ -6,26 +6,44 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            WRITE_KEY: "test-write-key",
-            ADMIN_KEY: "test-admin-key",
-            TRACKING_SECRET: "test-tracking-secret",
-            LOG_LEVEL: "silent",
-            TEST_MIGRATIONS: migrations,
-          },
-          // Tests drive the queue consumer themselves: jobs go to a queue nobody consumes.
-          queueProducers: { SENDS: { queueName: "parcours-sends-test" } },
-        },
-      }),
-    ],
     test: {
-      deps: { optimizer: { ssr: { enabled: true, include: ["mjml-browser"] } } },
-      setupFiles: ["./test/helpers/apply-migrations.ts"],
       reporters: ["default", "./test/helpers/totals-reporter.ts"],
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  WRITE_KEY: "test-write-key",
+                  ADMIN_KEY: "test-admin-key",
+                  TRACKING_SECRET: "test-tracking-secret",
+                  LOG_LEVEL: "silent",
+                  TEST_MIGRATIONS: migrations,
+                },
+                // Tests drive the queue consumer themselves: jobs go to a queue nobody consumes.
+                queueProducers: { SENDS: { queueName: "parcours-sends-test" } },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**"],
+            deps: { optimizer: { ssr: { enabled: true, include: ["mjml-browser"] } } },
+            setupFiles: ["./test/helpers/apply-migrations.ts"],
+          },
+        },
+        {
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 120_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
     },
   };
 });
