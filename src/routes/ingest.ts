@@ -7,9 +7,12 @@ import type { Env } from "../env";
 import { basicUser, sameSecret } from "../http/auth";
 import { badRequest, HttpError, readJson } from "../http/errors";
 
-/** Segment's own limits: 32 KB per call, 500 KB per batch. */
-const CALL_LIMIT_BYTES = 32 * 1024;
-const BATCH_LIMIT_BYTES = 500 * 1024;
+/**
+ * Segment caps a call at 32 KB and a batch at 500 KB; real orders with hundreds of lines exceed
+ * that, so Parcours accepts more.
+ */
+const CALL_LIMIT_BYTES = 256 * 1024;
+const BATCH_LIMIT_BYTES = 4 * 1024 * 1024;
 
 const idSchema = z.union([z.string().min(1).max(256), z.number()]).transform(String);
 
