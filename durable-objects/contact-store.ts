@@ -36,6 +36,11 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS runs_scenario ON runs (scenario_id, entered_at_ms)`,
   `CREATE TABLE IF NOT EXISTS schedule (run_id TEXT PRIMARY KEY, due_at_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS pending_jobs (key TEXT PRIMARY KEY, job TEXT NOT NULL, created_at_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS trigger_state (
+     scenario_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due_at_ms INTEGER, state TEXT)`,
+  `CREATE TABLE IF NOT EXISTS handed_off (
+     message_id TEXT PRIMARY KEY, run_id TEXT, scenario_id TEXT, step_id TEXT, channel TEXT NOT NULL,
+     at_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS dispatched_jobs (key TEXT PRIMARY KEY, job TEXT NOT NULL, dispatched_at_ms INTEGER NOT NULL)`,
 ];
 
@@ -300,9 +305,71 @@ export class ContactStore {
     ).map((row) => row.run_id);
   }
 
+  /** The earliest wake-up of any run or trigger: the one place the alarm time comes from. */
   earliestDueMs(): number | null {
-    const [row] = this.rows<{ due: number | null }>("SELECT MIN(due_at_ms) AS due FROM schedule");
+    const [row] = this.rows<{ due: number | null }>(
+      `SELECT MIN(due) AS due FROM (
+         SELECT MIN(due_at_ms) AS due FROM schedule
+         UNION ALL SELECT MIN(due_at_ms) AS due FROM trigger_state)`,
+    );
     return row?.due ?? null;
+  }
+
+  readTriggerState(
+    scenarioId: string,
+  ): { kind: string; dueAtMs: number | null; state: string | null } | null {
+    const [row] = this.rows<{ kind: string; due_at_ms: number | null; state: string | null }>(
+      "SELECT kind, due_at_ms, state FROM trigger_state WHERE scenario_id = ?",
+      scenarioId,
+    );
+    return row ? { kind: row.kind, dueAtMs: row.due_at_ms, state: row.state } : null;
+  }
+
+  writeTriggerState(input: {
+    scenarioId: string;
+    kind: string;
+    dueAtMs: number | null;
+    state: string | null;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO trigger_state (scenario_id, kind, due_at_ms, state) VALUES (?, ?, ?, ?)
+       ON CONFLICT (scenario_id) DO UPDATE SET kind = excluded.kind, due_at_ms = excluded.due_at_ms,
+         state = excluded.state`,
+      input.scenarioId,
+      input.kind,
+      input.dueAtMs,
+      input.state,
+    );
+  }
+
+  deleteTriggerState(scenarioId: string): void {
+    this.sql.exec("DELETE FROM trigger_state WHERE scenario_id = ?", scenarioId);
+  }
+
+  dueTriggers(nowMs: number): string[] {
+    return this.rows<{ scenario_id: string }>(
+      "SELECT scenario_id FROM trigger_state WHERE due_at_ms <= ? ORDER BY due_at_ms, scenario_id",
+      nowMs,
+    ).map((row) => row.scenario_id);
+  }
+
+  triggerStates(): Array<{
+    scenarioId: string;
+    kind: string;
+    dueAtMs: number | null;
+    state: string | null;
+  }> {
+    return this.rows<{
+      scenario_id: string;
+      kind: string;
+      due_at_ms: number | null;
+      state: string | null;
+    }>("SELECT * FROM trigger_state ORDER BY scenario_id").map((row) => ({
+      scenarioId: row.scenario_id,
+      kind: row.kind,
+      dueAtMs: row.due_at_ms,
+      state: row.state,
+    }));
   }
 
   schedule(): Array<{ runId: string; dueAtMs: number }> {
@@ -355,6 +422,64 @@ export class ContactStore {
     ).map((row) => JSON.parse(row.job) as Job);
   }
 
+  /** Remembers when a message was handed to its provider (the first time only). */
+  markHandedOff(input: {
+    messageId: string;
+    runId: string | null;
+    scenarioId: string | null;
+    stepId: string | null;
+    channel: string;
+    atMs: number;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO handed_off (message_id, run_id, scenario_id, step_id, channel, at_ms)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+      input.messageId,
+      input.runId,
+      input.scenarioId,
+      input.stepId,
+      input.channel,
+      input.atMs,
+    );
+  }
+
+  handedOff(messageId: string): {
+    runId: string | null;
+    scenarioId: string | null;
+    stepId: string | null;
+    channel: string;
+    atMs: number;
+  } | null {
+    const [row] = this.rows<{
+      run_id: string | null;
+      scenario_id: string | null;
+      step_id: string | null;
+      channel: string;
+      at_ms: number;
+    }>("SELECT * FROM handed_off WHERE message_id = ?", messageId);
+    if (!row) return null;
+    return {
+      runId: row.run_id,
+      scenarioId: row.scenario_id,
+      stepId: row.step_id,
+      channel: row.channel,
+      atMs: row.at_ms,
+    };
+  }
+
+  readMeta(key: string): string | null {
+    const [row] = this.rows<{ value: string }>("SELECT value FROM meta WHERE key = ?", key);
+    return row?.value ?? null;
+  }
+
+  writeMeta(key: string, value: string): void {
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
+  }
+
   /** Erases everything the object holds. */
   eraseAll(): void {
     for (const table of [
@@ -367,6 +492,8 @@ export class ContactStore {
       "schedule",
       "pending_jobs",
       "dispatched_jobs",
+      "handed_off",
+      "trigger_state",
     ]) {
       this.sql.exec(`DELETE FROM ${table}`);
     }

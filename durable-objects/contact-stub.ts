@@ -4,7 +4,16 @@ import type { ContactObject } from "./contact-object";
 /** The contact object's RPC surface, as plain async methods. */
 export type ContactRpc = Pick<
   ContactObject,
-  "ingest" | "authorizeSend" | "setConsent" | "view" | "dispatchedJobs" | "erase"
+  | "ingest"
+  | "authorizeSend"
+  | "recordEngagement"
+  | "recordDelivery"
+  | "setConsent"
+  | "enrol"
+  | "sync"
+  | "view"
+  | "dispatchedJobs"
+  | "erase"
 >;
 
 /** The object of one contact, addressed by its id. */

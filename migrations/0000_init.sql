@@ -8,6 +8,21 @@ CREATE TABLE `contacts` (
 	`last_seen_at` integer NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `engagements` (
+	`message_id` text NOT NULL,
+	`kind` text NOT NULL,
+	`at_ms` integer NOT NULL,
+	`contact_id` text NOT NULL,
+	`scenario_id` text,
+	`step_id` text,
+	`machine` integer NOT NULL,
+	`reason` text,
+	`url` text,
+	`source` text NOT NULL,
+	PRIMARY KEY(`message_id`, `kind`, `at_ms`)
+);
+--> statement-breakpoint
+CREATE INDEX `engagements_scenario` ON `engagements` (`scenario_id`,`step_id`,`kind`);--> statement-breakpoint
 CREATE TABLE `messages` (
 	`id` text PRIMARY KEY NOT NULL,
 	`contact_id` text NOT NULL,
@@ -38,6 +53,8 @@ CREATE TABLE `outbox` (
 	`channel` text NOT NULL,
 	`to_address` text NOT NULL,
 	`subject` text,
+	`title` text,
+	`url` text,
 	`html` text,
 	`text` text,
 	`headers` text,

@@ -7,4 +7,10 @@ export interface Env {
   ADMIN_KEY: string;
   TRACKING_SECRET: string;
   LOG_LEVEL?: string;
+  /** Public origin of this Worker, for tracking and unsubscribe links. */
+  PUBLIC_URL?: string;
+  POSTMARK_WEBHOOK_USER?: string;
+  POSTMARK_WEBHOOK_PASSWORD?: string;
+  RESEND_WEBHOOK_SECRET?: string;
+  TWILIO_AUTH_TOKEN?: string;
 }

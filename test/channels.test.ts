@@ -109,6 +109,8 @@ describe("outbox provider", () => {
         channel: "email",
         to: "ada@example.com",
         subject: "Your cart is waiting",
+        title: null,
+        url: null,
         html: "<p>Hi Ada</p>",
         text: "Hi Ada",
         headers: { "List-Unsubscribe": "<https://example.com/u/abc>" },

@@ -176,10 +176,10 @@ describe("lead nurturing", () => {
       `guide:${userId}@example.test`,
     ]);
 
-    clock.set("2026-12-04T10:00:00Z");
+    clock.set("2026-12-04T10:05:00Z");
     await fireAlarm(userId);
     await deliverPending(userId);
-    clock.set("2026-12-07T10:00:00Z");
+    clock.set("2026-12-07T10:10:00Z");
     await fireAlarm(userId);
     await deliverPending(userId);
 

@@ -242,7 +242,12 @@ describe("localInstantMs and nextLocalTime at the DST edges", () => {
   it("skips to the next allowed weekday in Asia/Tokyo", () => {
     const saturdayMs = local("2026-05-16T10:00", "Asia/Tokyo");
 
-    const dueMs = nextLocalTime({ afterMs: saturdayMs, at: "09:00", days: ["mon"], timeZone: "Asia/Tokyo" });
+    const dueMs = nextLocalTime({
+      afterMs: saturdayMs,
+      at: "09:00",
+      days: ["mon"],
+      timeZone: "Asia/Tokyo",
+    });
 
     expect(formatLocal(dueMs, "Asia/Tokyo")).toBe("2026-05-18T09:00:00+09:00");
     expect(new Date(dueMs).toISOString()).toBe("2026-05-18T00:00:00.000Z");

@@ -58,5 +58,5 @@ describe("replaying a real day of orders", () => {
       (m) => m.to === "c17850@example.test" && m.html.includes("536365"),
     );
     expect(first?.html).toContain("WHITE HANGING HEART T-LIGHT HOLDER");
-  });
+  }, 60_000);
 });

@@ -8,7 +8,10 @@ const sharedFiles = import.meta.glob<unknown>("../../shared/scenarios/*.json", {
 });
 
 const shared = Object.fromEntries(
-  Object.entries(sharedFiles).map(([path, doc]) => [path.split("/").pop()?.replace(".json", ""), doc]),
+  Object.entries(sharedFiles).map(([path, doc]) => [
+    path.split("/").pop()?.replace(".json", ""),
+    doc,
+  ]),
 );
 
 const scenarioNames = Object.keys(shared).filter((name) => name !== "segments");
@@ -177,7 +180,29 @@ describe("durations", () => {
       ["goal.within", "7 days"],
     ]);
 
-    expect(issuePaths(doc).sort()).toEqual(["goal.within", "reentry.after", "steps.wait-day.duration"]);
+    expect(issuePaths(doc).sort()).toEqual([
+      "goal.within",
+      "reentry.after",
+      "steps.wait-day.duration",
+    ]);
+  });
+
+  it.each(["-PT4H", "+PT4H"])("rejects the signed within %j", (within) => {
+    const doc = edited("cart-reminder", [["steps.wait-order.within", within]]);
+
+    expect(issuePaths(doc)).toEqual(["steps.wait-order.within"]);
+  });
+
+  it("rejects a signed within in a condition's event count, which would count from the future", () => {
+    const doc = edited("under-usage", [["audience.within", "-P365D"]]);
+
+    expect(issuePaths(doc)).toEqual(["audience.within"]);
+  });
+
+  it("accepts a signed offset on a date trigger", () => {
+    const doc = edited("birthday-offer", [["trigger.offset", "-P7D"]]);
+
+    expect(issuePaths(doc)).toEqual([]);
   });
 
   it("rejects a malformed within in a condition's event count", () => {

@@ -27,8 +27,9 @@ export function createOutboxProvider(input: { db: D1Database; now?: () => number
             stepId: message.stepId,
             channel: message.channel,
             to: message.to,
-            // The table has no title column; a push title is its subject line.
-            subject: message.subject ?? message.title,
+            subject: message.subject,
+            title: message.title,
+            url: message.url,
             html: message.html,
             text: message.text,
             headers: message.headers,

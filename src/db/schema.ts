@@ -121,6 +121,8 @@ export const outbox = sqliteTable(
     channel: text("channel").notNull(),
     to: text("to_address").notNull(),
     subject: text("subject"),
+    title: text("title"),
+    url: text("url"),
     html: text("html"),
     text: text("text"),
     headers: text("headers", { mode: "json" }),
@@ -146,5 +148,26 @@ export const stepMetrics = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.batchId, t.scenarioId, t.version, t.stepId, t.metric] }),
     index("step_metrics_scenario").on(t.scenarioId, t.version),
+  ],
+);
+
+/** Opens, clicks, deliveries, bounces and complaints of messages, human or machine. */
+export const engagements = sqliteTable(
+  "engagements",
+  {
+    messageId: text("message_id").notNull(),
+    kind: text("kind").notNull(),
+    atMs: integer("at_ms").notNull(),
+    contactId: text("contact_id").notNull(),
+    scenarioId: text("scenario_id"),
+    stepId: text("step_id"),
+    machine: integer("machine", { mode: "boolean" }).notNull(),
+    reason: text("reason"),
+    url: text("url"),
+    source: text("source").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.kind, t.atMs] }),
+    index("engagements_scenario").on(t.scenarioId, t.stepId, t.kind),
   ],
 );

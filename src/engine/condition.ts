@@ -46,13 +46,18 @@ export type Condition =
   | { any: Condition[] }
   | { not: Condition };
 
-/** A non-empty, well-formed ISO 8601 duration. */
-export const durationSchema = z
+/** A non-empty, well-formed ISO 8601 duration, signed (`-P7D`, a date trigger's offset) or not. */
+export const signedDurationSchema = z
   .string()
   .min(1, "duration is empty")
   .refine((text) => parseDuration(text) !== null, {
     message: "not an ISO 8601 duration (e.g. PT4H, P1D)",
   });
+
+/** A duration that counts forward from now (waits, windows, delays): a sign is refused. */
+export const durationSchema = signedDurationSchema.refine((text) => !/^[+-]/.test(text), {
+  message: "must not be signed (e.g. P7D, not -P7D)",
+});
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 

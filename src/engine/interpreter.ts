@@ -30,6 +30,12 @@ export interface AdvanceResult {
   traits: Record<string, unknown>;
 }
 
+/**
+ * How long after an engagement wait's deadline the run is woken: opens and clicks reach the
+ * object through trackers and provider callbacks, seconds or minutes after they happened.
+ */
+export const ENGAGEMENT_GRACE_MS = 2 * 60_000;
+
 /** Guards against a graph the validator should have refused. */
 const MAX_STEPS_PER_ADVANCE = 200;
 
@@ -198,7 +204,8 @@ function resume(input: {
   if (input.input.kind === "timer") {
     if (wait.dueAtMs > nowMs) return null;
     if (step.type === "wait_for") {
-      const early = satisfiedDuringWait({ step, wait, run, ctx: context(wait.dueAtMs) });
+      const deadlineMs = wait.deadlineMs ?? wait.dueAtMs;
+      const early = satisfiedDuringWait({ step, wait, run, ctx: context(deadlineMs) });
       if (early !== null) {
         return {
           from: wait.stepId,
@@ -212,7 +219,7 @@ function resume(input: {
       return {
         from: wait.stepId,
         next: step.timeout,
-        atMs: wait.dueAtMs,
+        atMs: deadlineMs,
         reason: "timeout",
         metric: "timeout",
         runStep: false,
@@ -246,7 +253,8 @@ function resume(input: {
   if (input.input.kind === "event" && step.event) {
     const event = input.input.event;
     const atMs = runTimeOf(event);
-    if (atMs > wait.dueAtMs || atMs < run.enteredAtMs || event.id === run.trigger?.id) return null;
+    const deadlineMs = wait.deadlineMs ?? wait.dueAtMs;
+    if (atMs > deadlineMs || atMs < run.enteredAtMs || event.id === run.trigger?.id) return null;
     if (!eventMatches({ filter: step.event, event, ctx })) return null;
     return {
       from: wait.stepId,
@@ -275,18 +283,19 @@ function resume(input: {
 /** When a wait_for is already satisfied by history within its window, the time it was. */
 function satisfiedDuringWait(input: {
   step: StepOf<"wait_for">;
-  wait: Pick<RunWait, "startedAtMs" | "dueAtMs">;
+  wait: Pick<RunWait, "startedAtMs" | "dueAtMs" | "deadlineMs">;
   run: RunState;
   ctx: EvaluationContext;
 }): number | null {
   const { step, wait, run, ctx } = input;
+  const deadlineMs = wait.deadlineMs ?? wait.dueAtMs;
   if (step.event) {
     const filter = step.event;
     const found = ctx.contact.events.find(
       (event) =>
         event.id !== run.trigger?.id &&
         runTimeOf(event) >= run.enteredAtMs &&
-        runTimeOf(event) <= wait.dueAtMs &&
+        runTimeOf(event) <= deadlineMs &&
         eventMatches({ filter, event, ctx }),
     );
     return found ? runTimeOf(found) : null;
@@ -296,10 +305,7 @@ function satisfiedDuringWait(input: {
   if (!engagement || !messageId) return null;
   const found = ctx.contact.engagements.find(
     (e) =>
-      e.messageId === messageId &&
-      e.kind === engagement.kind &&
-      !e.machine &&
-      e.atMs <= wait.dueAtMs,
+      e.messageId === messageId && e.kind === engagement.kind && !e.machine && e.atMs <= deadlineMs,
   );
   return found ? found.atMs : null;
 }
@@ -400,12 +406,13 @@ function executeStep(input: {
       );
     }
     case "wait_for": {
-      const dueAtMs = addIsoDuration({ atMs: clockMs, iso: step.within, timeZone });
+      const deadlineMs = addIsoDuration({ atMs: clockMs, iso: step.within, timeZone });
       const wait: RunWait = {
         kind: step.event ? "event" : "engagement",
         stepId,
         startedAtMs: clockMs,
-        dueAtMs,
+        dueAtMs: step.engagement ? deadlineMs + ENGAGEMENT_GRACE_MS : deadlineMs,
+        deadlineMs,
       };
       if (satisfiedDuringWait({ step, wait, run, ctx }) !== null) {
         trace.push({ atMs: clockMs, stepId, kind: "resume", detail: "already happened" });

@@ -8,7 +8,13 @@ export interface RunWait {
   kind: WaitKind;
   stepId: string;
   startedAtMs: number;
+  /** When the run is woken. */
   dueAtMs: number;
+  /**
+   * The end of a wait_for's window. An engagement wait is woken a grace period later, so that
+   * an open made before the deadline but reported after it still counts on its own time.
+   */
+  deadlineMs?: number;
 }
 
 export type RunStatus = "active" | "completed" | "exited";

@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { conditionSchema, durationSchema, ENGAGEMENT_KINDS } from "./condition";
+import {
+  conditionSchema,
+  durationSchema,
+  ENGAGEMENT_KINDS,
+  signedDurationSchema,
+} from "./condition";
 
 export const CHANNELS = ["email", "sms", "push", "webhook", "internal"] as const;
 
@@ -38,7 +43,7 @@ const triggerSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("date"),
     trait: z.string().min(1),
-    offset: durationSchema.optional(),
+    offset: signedDurationSchema.optional(),
     at: localTimeSchema.optional(),
   }),
   z.strictObject({ type: z.literal("condition"), condition: conditionSchema }),

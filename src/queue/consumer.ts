@@ -1,9 +1,11 @@
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { contacts, stepMetrics } from "../db/schema";
+import { contacts, engagements, stepMetrics } from "../db/schema";
 import type { Env } from "../env";
 import type { Logger } from "../shared/logger";
-import type { ContactIndexJob, Job, MetricsJob } from "./jobs";
+import { asc, gt } from "drizzle-orm";
+import { contactStub } from "../../durable-objects/contact-stub";
+import type { ContactIndexJob, EngagementJob, Job, MetricsJob, SyncContactsJob } from "./jobs";
 import { handleSendJob, type SendDependencies } from "./send-consumer";
 
 /** Step counters: one row per batch and counter, so a redelivered batch changes nothing. */
@@ -44,6 +46,47 @@ async function indexContact(env: Env, job: ContactIndexJob): Promise<void> {
     });
 }
 
+/** Mirrors an engagement into D1; the key makes a repeat harmless. */
+async function recordEngagement(env: Env, job: EngagementJob): Promise<void> {
+  await drizzle(env.DB)
+    .insert(engagements)
+    .values({
+      messageId: job.messageId,
+      kind: job.engagement,
+      atMs: job.atMs,
+      contactId: job.contactId,
+      scenarioId: job.scenarioId,
+      stepId: job.stepId,
+      machine: job.machine,
+      reason: job.reason,
+      url: job.url,
+      source: job.source,
+    })
+    .onConflictDoNothing();
+}
+
+/** Contacts asked to re-sync per queue message. */
+export const SYNC_PAGE_SIZE = 100;
+
+/** Re-syncs one page of contacts, then queues the next page; a repeat only re-syncs again. */
+async function syncContacts(env: Env, job: SyncContactsJob): Promise<void> {
+  const db = drizzle(env.DB);
+  const page = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(job.afterContactId === null ? undefined : gt(contacts.id, job.afterContactId))
+    .orderBy(asc(contacts.id))
+    .limit(SYNC_PAGE_SIZE)
+    .all();
+  await Promise.all(page.map((row) => contactStub(env, row.id).sync()));
+  const last = page.at(-1);
+  if (page.length === SYNC_PAGE_SIZE && last) {
+    await env.SENDS.send({ ...job, afterContactId: last.id } satisfies Job, {
+      contentType: "json",
+    });
+  }
+}
+
 /** Handles one queue batch; each message is acked or retried on its own. */
 export async function consumeBatch(
   batch: MessageBatch<Job>,
@@ -67,6 +110,12 @@ export async function consumeBatch(
             break;
           case "contact-index":
             await indexContact(deps.env, job);
+            break;
+          case "engagement":
+            await recordEngagement(deps.env, job);
+            break;
+          case "sync-contacts":
+            await syncContacts(deps.env, job);
             break;
         }
         message.ack();

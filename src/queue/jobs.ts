@@ -48,4 +48,29 @@ export interface ContactIndexJob {
   lastSeenAtMs: number;
 }
 
-export type Job = SendJob | MetricsJob | ContactIndexJob;
+/** An open, click, delivery, bounce or complaint, mirrored into D1 for statistics. */
+export interface EngagementJob {
+  kind: "engagement";
+  messageId: string;
+  contactId: string;
+  scenarioId: string | null;
+  stepId: string | null;
+  engagement: "delivered" | "opened" | "clicked" | "bounced" | "complained";
+  atMs: number;
+  machine: boolean;
+  reason: string | null;
+  url: string | null;
+  source: string;
+}
+
+/**
+ * Asks every indexed contact, a page at a time, to re-arm its own triggers after a publish of
+ * a scenario with a date, inactivity, condition or segment trigger.
+ */
+export interface SyncContactsJob {
+  kind: "sync-contacts";
+  reason: string;
+  afterContactId: string | null;
+}
+
+export type Job = SendJob | MetricsJob | ContactIndexJob | EngagementJob | SyncContactsJob;

@@ -9,6 +9,13 @@ import type { Env } from "../env";
 import type { Logger } from "../shared/logger";
 import type { CompiledTemplate } from "../templates/compile";
 import { renderMessage } from "../templates/render";
+import {
+  trackHtml,
+  trackText,
+  unsubscribeUrl,
+  type TrackedMessage,
+  type TrackingConfig,
+} from "../tracking/rewrite";
 import type { SendJob } from "./jobs";
 
 /**
@@ -25,6 +32,42 @@ export interface SendDependencies {
   logger: Logger;
   nowMs: () => number;
   fetch?: FetchLike;
+}
+
+/** Where tracking links point when `PUBLIC_URL` is not configured: the local engine. */
+export const DEFAULT_PUBLIC_URL = "http://localhost:8787";
+
+/**
+ * Adds the open pixel and click tracking to an email, and an unsubscribe footer to a marketing
+ * email whose template did not place `message.unsubscribe_url` itself.
+ */
+async function trackEmail(input: {
+  rendered: { html: string | null; text: string | null };
+  channel: Channel;
+  tracking: TrackingConfig;
+  tracked: TrackedMessage;
+  unsubscribe: string | undefined;
+}): Promise<{ html: string | null; text: string | null }> {
+  const { rendered, channel, tracking, tracked, unsubscribe } = input;
+  if (channel !== "email") return rendered;
+  const keep = unsubscribe ? [unsubscribe] : [];
+  let html = rendered.html;
+  let text = rendered.text;
+  if (unsubscribe && html !== null && !html.includes(unsubscribe)) {
+    const footer = `<p style="font-size:12px;color:#666;text-align:center"><a href="${unsubscribe}">Unsubscribe</a></p>`;
+    html = /<\/body>/i.test(html)
+      ? html.replace(/<\/body>/i, `${footer}</body>`)
+      : `${html}${footer}`;
+  }
+  if (unsubscribe && text !== null && !text.includes(unsubscribe)) {
+    text = `${text}\n\nUnsubscribe: ${unsubscribe}`;
+  }
+  return {
+    html:
+      html === null ? null : await trackHtml({ html, config: tracking, message: tracked, keep }),
+    text:
+      text === null ? null : await trackText({ text, config: tracking, message: tracked, keep }),
+  };
 }
 
 /** The address a channel delivers to, from the step or the contact's traits. */
@@ -137,7 +180,10 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
   await db.update(messages).set({ attempts }).where(eq(messages.id, job.messageId));
 
   const authorization = await contactStub(env, job.contactId).authorizeSend({
+    messageId: job.messageId,
     runId: job.runId,
+    scenarioId: job.scenarioId,
+    stepId: job.stepId,
     channel: job.channel,
     topic: job.topic,
   });
@@ -149,6 +195,12 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
     return finish("failed", { error: `template "${job.templateId}" is not published` });
 
   const traits = authorization.contact.traits;
+  const tracking = { baseUrl: env.PUBLIC_URL ?? DEFAULT_PUBLIC_URL, secret: env.TRACKING_SECRET };
+  const tracked = { contactId: job.contactId, messageId: job.messageId };
+  const marketingEmail = job.channel === "email" && !job.transactional;
+  const unsubscribe = marketingEmail
+    ? await unsubscribeUrl(tracking, { ...tracked, topic: job.topic, channel: job.channel })
+    : undefined;
   const rendered = await renderMessage({
     template,
     context: {
@@ -156,10 +208,11 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
       trigger: job.trigger,
       event: job.event,
       run: { id: job.runId, scenario_id: job.scenarioId, step_id: job.stepId },
-      message: {},
+      message: { unsubscribe_url: unsubscribe },
     },
   });
   if (!rendered.ok) return finish("failed", { error: `render: ${rendered.error}` });
+  const body = await trackEmail({ rendered, channel: job.channel, tracking, tracked, unsubscribe });
 
   const to = recipientOf(job.channel, job, traits);
   if (!to) return finish("failed", { error: `no ${job.channel} address for the contact` });
@@ -181,11 +234,16 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
     channel: job.channel,
     to,
     subject: rendered.subject,
-    html: rendered.html,
-    text: rendered.text,
+    html: body.html,
+    text: body.text,
     title: rendered.title,
     url: rendered.url,
-    headers: {},
+    headers: unsubscribe
+      ? {
+          "List-Unsubscribe": `<${unsubscribe}>`,
+          "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+      : {},
   };
   const result = await selected.provider.send(outgoing);
   switch (result.status) {

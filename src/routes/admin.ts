@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import { z } from "zod";
+import { contactStub } from "../../durable-objects/contact-stub";
 import { invalidateCatalog } from "../catalog/catalog";
 import { listOutbox } from "../channels/outbox";
 import { DefinitionRepository, type DefinitionKind } from "../definitions/repository";
@@ -6,6 +8,7 @@ import { parseSegment } from "../definitions/segment";
 import type { Condition } from "../engine/condition";
 import {
   parseScenario,
+  toFieldIssues,
   type FieldIssue,
   type ParseResult,
   type Scenario,
@@ -15,6 +18,7 @@ import { requireAdmin } from "../http/auth";
 import { badRequest, HttpError, notFound, readJson } from "../http/errors";
 import { compileTemplate, type CompiledTemplate } from "../templates/compile";
 import { parseTemplate } from "../templates/template";
+import type { Job } from "../queue/jobs";
 import { contactRoutes } from "./contacts";
 import { statsRoutes } from "./stats";
 
@@ -30,7 +34,12 @@ interface DefinitionRules {
   validate(input: unknown): Promise<ParseResult<{ id: string; name: string; compiled: unknown }>>;
   /** Cross-references checked at publish: templates and segments a scenario names exist. */
   checkReferences?(env: Env, document: unknown): Promise<FieldIssue[]>;
+  /** Work a publish starts, such as asking contacts to arm a new scenario's date triggers. */
+  afterPublish?(env: Env, document: unknown): Promise<void>;
 }
+
+/** Triggers that each contact's object arms itself, so a publish must reach every contact. */
+const CONTACT_ARMED_TRIGGERS = new Set(["date", "inactivity", "condition", "segment"]);
 
 const scenarioRules: DefinitionRules = {
   kind: "scenario",
@@ -67,6 +76,16 @@ const scenarioRules: DefinitionRules = {
       }
     }
     return issues;
+  },
+  async afterPublish(env, document) {
+    const scenario = document as Scenario;
+    if (!CONTACT_ARMED_TRIGGERS.has(scenario.trigger.type)) return;
+    const job: Job = {
+      kind: "sync-contacts",
+      reason: `publish ${scenario.id}`,
+      afterContactId: null,
+    };
+    await env.SENDS.send(job, { contentType: "json" });
   },
 };
 
@@ -175,6 +194,7 @@ function definitionRoutes(rules: DefinitionRules): Hono<AppEnv> {
       nowMs: Date.now(),
     });
     invalidateCatalog();
+    await rules.afterPublish?.(c.env, detail.draft);
     return c.json({ id, version, status: "active" });
   });
 
@@ -199,9 +219,35 @@ function definitionRoutes(rules: DefinitionRules): Hono<AppEnv> {
   return routes;
 }
 
+const enrolSchema = z.strictObject({
+  userId: z.union([z.string().min(1).max(256), z.number()]).transform(String),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  requestId: z.string().min(1).max(128).optional(),
+});
+
 export const adminRoutes = new Hono<AppEnv>();
 
 adminRoutes.use("*", requireAdmin);
+/** Enters a contact into a scenario with an `api` trigger; `requestId` makes a retry harmless. */
+adminRoutes.post("/scenarios/:id/enrol", async (c) => {
+  const parsed = enrolSchema.safeParse(await readJson(c, 32 * 1024));
+  if (!parsed.success) throw badRequest(toFieldIssues(parsed.error));
+  const { userId, properties, requestId } = parsed.data;
+  const result = await contactStub(c.env, userId).enrol({
+    contactId: userId,
+    scenarioId: c.req.param("id"),
+    properties: properties ?? {},
+    requestId: requestId ?? crypto.randomUUID(),
+  });
+  if (!result.entered && result.reason?.startsWith("not an active scenario")) {
+    throw new HttpError(
+      409,
+      "not_enrollable",
+      `scenario "${c.req.param("id")}" is ${result.reason}`,
+    );
+  }
+  return c.json(result, result.entered ? 201 : 200);
+});
 adminRoutes.route("/scenarios", definitionRoutes(scenarioRules));
 adminRoutes.route("/templates", definitionRoutes(templateRules));
 adminRoutes.route("/segments", definitionRoutes(segmentRules));
