@@ -19,6 +19,10 @@ export default defineConfig(async () => {
                   ADMIN_KEY: "test-admin-key",
                   TRACKING_SECRET: "test-tracking-secret",
                   LOG_LEVEL: "silent",
+                  PUBLIC_URL: "http://parcours.test",
+                  POSTMARK_WEBHOOK_USER: "postmark-user",
+                  POSTMARK_WEBHOOK_PASSWORD: "postmark-password",
+                  TWILIO_AUTH_TOKEN: "twilio-token",
                   TEST_MIGRATIONS: migrations,
                 },
                 // Tests drive the queue consumer themselves: jobs go to a queue nobody consumes.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./duration";
+import { isZeroDuration, parseDuration } from "./duration";
 
 export const COMPARISON_OPS = [
   "eq",
@@ -55,16 +55,28 @@ export const signedDurationSchema = z
   });
 
 /** A duration that counts forward from now (waits, windows, delays): a sign is refused. */
-export const durationSchema = signedDurationSchema.refine((text) => !/^[+-]/.test(text), {
-  message: "must not be signed (e.g. P7D, not -P7D)",
-});
+export const durationSchema = signedDurationSchema
+  .refine((text) => !/^[+-]/.test(text), {
+    message: "must not be signed (e.g. P7D, not -P7D)",
+  })
+  .refine(
+    (text) => {
+      const duration = parseDuration(text);
+      return duration === null || !isZeroDuration(duration);
+    },
+    { message: "must be longer than zero" },
+  );
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const valueSchema: z.ZodType<ConditionValue> = z.union([
   scalarSchema,
   z.array(scalarSchema),
-  z.strictObject({ ref: z.string().regex(/^(trigger|contact|event|run)\.[\w.-]+$/) }),
+  z.strictObject({
+    ref: z
+      .string()
+      .regex(/^(trigger|contact|event)\.[\w.-]+$/, "must start with trigger., contact. or event."),
+  }),
 ]);
 
 const opSchema = z.enum(COMPARISON_OPS);

@@ -71,11 +71,14 @@ export function decideEntry(input: {
     if (!evaluate(scenario.audience, ctx)) return { enter: false, reason: "audience" };
   }
 
-  const firstChannel = Object.values(scenario.steps).find((step) => step.type === "send");
-  const channel = firstChannel?.type === "send" ? firstChannel.channel : "email";
-  if (consentBlock({ contact, topic: scenario.consent, channel })) {
-    return { enter: false, reason: "consent" };
-  }
+  // A contact enters when at least one of the scenario's messages may reach someone.
+  const channels = Object.values(scenario.steps).flatMap((step) =>
+    step.type === "send" ? [step.channel] : [],
+  );
+  const blocked = channels.every((channel) =>
+    consentBlock({ contact, topic: scenario.consent, channel }),
+  );
+  if (channels.length > 0 && blocked) return { enter: false, reason: "consent" };
   return { enter: true };
 }
 

@@ -68,7 +68,7 @@ function looselyEqual(left: unknown, right: unknown): boolean {
   return false;
 }
 
-/** Applies a comparison operator; a missing value only satisfies `not_exists` and `ne`. */
+/** Applies a comparison operator; a missing value satisfies only `not_exists`, `ne`, `not_in`. */
 export function compare(actual: unknown, op: ComparisonOp, expected: unknown): boolean {
   switch (op) {
     case "exists":

@@ -491,7 +491,8 @@ export function endRun(input: {
 
 /**
  * Why a message may not go, or null. A suppressed address (hard bounce, complaint, SMS STOP)
- * blocks everything; transactional messages bypass marketing topics and channel opt-outs.
+ * blocks everything; transactional messages bypass marketing topics and channel opt-outs;
+ * `internal` messages go to the brand's own team, so the contact's consent does not apply.
  */
 export function consentBlock(input: {
   contact: ContactSnapshot;
@@ -499,11 +500,14 @@ export function consentBlock(input: {
   channel: string;
 }): string | null {
   const { consent } = input.contact;
-  if (consent[`suppressed:${input.channel}`] === "unsubscribed")
+  if (input.channel === "internal") return null;
+  if (consent[`suppressed:${input.channel}`] === "unsubscribed") {
     return `${input.channel} suppressed`;
+  }
   if (input.topic === "transactional") return null;
-  if (consent[`channel:${input.channel}`] === "unsubscribed")
+  if (consent[`channel:${input.channel}`] === "unsubscribed") {
     return `unsubscribed from ${input.channel}`;
+  }
   if (consent.all === "unsubscribed") return "unsubscribed from all marketing";
   if (consent[input.topic] === "unsubscribed") return `unsubscribed from ${input.topic}`;
   return null;

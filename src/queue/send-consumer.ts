@@ -13,6 +13,7 @@ import {
   trackHtml,
   trackText,
   unsubscribeUrl,
+  viewUrl,
   type TrackedMessage,
   type TrackingConfig,
 } from "../tracking/rewrite";
@@ -51,6 +52,7 @@ async function trackEmail(input: {
   const { rendered, channel, tracking, tracked, unsubscribe } = input;
   if (channel !== "email") return rendered;
   const keep = unsubscribe ? [unsubscribe] : [];
+  keep.push(await viewUrl(tracking, tracked));
   let html = rendered.html;
   let text = rendered.text;
   if (unsubscribe && html !== null && !html.includes(unsubscribe)) {
@@ -208,7 +210,10 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
       trigger: job.trigger,
       event: job.event,
       run: { id: job.runId, scenario_id: job.scenarioId, step_id: job.stepId },
-      message: { unsubscribe_url: unsubscribe },
+      message: {
+        unsubscribe_url: unsubscribe,
+        view_url: job.channel === "email" ? await viewUrl(tracking, tracked) : undefined,
+      },
     },
   });
   if (!rendered.ok) return finish("failed", { error: `render: ${rendered.error}` });

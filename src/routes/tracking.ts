@@ -1,4 +1,7 @@
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
 import { Hono, type Context } from "hono";
+import { outbox } from "../db/schema";
 import { contactStub } from "../../durable-objects/contact-stub";
 import type { Env } from "../env";
 import { verifyToken } from "../tracking/token";
@@ -59,6 +62,24 @@ trackingRoutes.on(["GET", "HEAD"], "/t/c/:token", async (c) => {
     url,
   });
   return c.redirect(url, 302);
+});
+
+/** "View in browser": the email as the local outbox stored it. */
+trackingRoutes.get("/v/:token", async (c) => {
+  const claims = await verifyToken(c.env.TRACKING_SECRET, c.req.param("token"), "view");
+  if (!claims) return notFound(c);
+  const stored = await drizzle(c.env.DB)
+    .select({ html: outbox.html })
+    .from(outbox)
+    .where(eq(outbox.id, claims.messageId))
+    .get();
+  if (!stored?.html) {
+    return c.json(
+      { success: false, error: "not_found", message: "this message has no web copy" },
+      404,
+    );
+  }
+  return c.html(stored.html, 200, NO_STORE);
 });
 
 function page(title: string, body: string): string {

@@ -37,6 +37,12 @@ export async function unsubscribeUrl(
   return `${config.baseUrl}/u/${token}`;
 }
 
+/** The "view in browser" URL of an email. */
+export async function viewUrl(config: TrackingConfig, message: TrackedMessage): Promise<string> {
+  const token = await signToken(config.secret, { kind: "view", ...message });
+  return `${config.baseUrl}/v/${token}`;
+}
+
 /** Rewrites every http(s) link of an HTML body for click tracking, except `keep` (unsubscribe). */
 export async function trackHtml(input: {
   html: string;

@@ -3,7 +3,7 @@
  * that an altered or forged token is refused (and never turns into an open redirect).
  */
 
-export type TokenKind = "open" | "click" | "unsubscribe";
+export type TokenKind = "open" | "click" | "unsubscribe" | "view";
 
 export interface TrackingClaims {
   kind: TokenKind;
@@ -58,7 +58,12 @@ async function signatureOf(secret: string, payload: string): Promise<Uint8Array>
   return new Uint8Array(mac).slice(0, SIGNATURE_BYTES);
 }
 
-const KIND_CODES: Record<TokenKind, string> = { open: "o", click: "c", unsubscribe: "u" };
+const KIND_CODES: Record<TokenKind, string> = {
+  open: "o",
+  click: "c",
+  unsubscribe: "u",
+  view: "v",
+};
 
 /** Signs claims into a URL-safe token. */
 export async function signToken(secret: string, claims: TrackingClaims): Promise<string> {
