@@ -772,7 +772,7 @@ export class ContactObject extends DurableObject<Env> {
         case "suppress": {
           const job: SendJob = {
             kind: "send",
-            messageId: `${op.contactId}:${effect.key}`,
+            messageId: effect.key,
             contactId: op.contactId,
             scenarioId: run.scenarioId,
             scenarioVersion: run.version,

@@ -62,6 +62,14 @@ export function runTimeOf(event: ContactEvent): number {
   return event.receivedAtMs;
 }
 
+/**
+ * The id of a message a send step produces: the contact, the run, the step and the step's
+ * execution number, so the same decision made twice names the same message.
+ */
+export function messageKey(input: { contactId: string; run: RunState; stepId: string }): string {
+  return `${input.contactId}:${input.run.id}/${input.stepId}/${input.run.seq}`;
+}
+
 /** A fresh run, not yet advanced. */
 export function newRun(input: {
   id: string;
@@ -349,7 +357,7 @@ function executeStep(input: {
           );
         }
       }
-      const key = `${run.id}/${stepId}/${run.seq}`;
+      const key = messageKey({ contactId: ctx.contact.id, run, stepId });
       run.sent[stepId] = key;
       const transactional = scenario.consent === "transactional";
       const blocked = consentBlock({
