@@ -1,41 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { getCatalog, getScenarioVersion, type Catalog } from "../src/catalog/catalog";
-import type { ConsentStatus, ContactEvent, ContactSnapshot } from "../src/engine/contact";
-import { decideEntry, eventConverts, eventExits, eventTriggers } from "../src/engine/entry";
-import {
-  advanceRun,
-  consentBlock,
-  contactTimeZone,
-  endRun,
-  newRun,
-  type AdvanceResult,
-  type RunInput,
-} from "../src/engine/interpreter";
+import { parseFrequencyCaps } from "../src/config/caps";
+import type { ConsentStatus, ContactEvent } from "../src/engine/contact";
+import { ContactEngine, type EntryResult, type IngestCall } from "../src/engine/contact-engine";
+import { consentBlock, capReleaseMs, type FrequencyCaps } from "../src/engine/interpreter";
 import type { RunState } from "../src/engine/run";
 import type { Scenario } from "../src/engine/scenario";
 import type { Env } from "../src/env";
-import type { Job, MetricCount, SendJob } from "../src/queue/jobs";
+import type { Job } from "../src/queue/jobs";
 import { loggerFor, type Logger } from "../src/shared/logger";
-import {
-  inactivityDueMs,
-  lastActivityMs,
-  nextAnniversary,
-  syntheticTrigger,
-  triggerConditionHolds,
-} from "../src/engine/triggers";
 import { classifyEngagement } from "../src/tracking/classify";
 import { ContactStore } from "./contact-store";
 
-/** One Segment call, validated by the route, addressed to this contact. */
-export interface IngestCall {
-  type: ContactEvent["type"];
-  messageId: string;
-  name: string;
-  traits: Record<string, unknown> | null;
-  properties: Record<string, unknown>;
-  timestampMs: number | null;
-  timeZone: string | null;
-}
+export type { IngestCall };
 
 /** Soft bounces in a row after which an address is suppressed like a hard bounce. */
 export const SOFT_BOUNCES_BEFORE_SUPPRESSION = 3;
@@ -50,27 +27,29 @@ export type SendAuthorization =
   | { ok: true; contact: { id: string; traits: Record<string, unknown> } }
   | { ok: false; reason: string };
 
-/** What an operation decided, carried out once its state is saved. */
-interface Operation {
-  contactId: string;
-  nowMs: number;
-  snapshot: ContactSnapshot;
-  metrics: Map<string, MetricCount>;
-  jobs: number;
-}
+export type CampaignOutcome = {
+  outcome: "queued" | "entered" | "suppressed" | "skipped";
+  reason: string | null;
+  messageId: string | null;
+};
 
 /**
  * A contact: its profile, consent, bounded event history, live runs and their schedule. Owns
- * its SQLite schema and its single alarm, always set to the earliest scheduled wake-up.
+ * its SQLite schema and its single alarm, always set to the earliest scheduled wake-up. The
+ * decisions are the engine's; this object loads, saves, dispatches and re-arms.
  */
 export class ContactObject extends DurableObject<Env> {
   private readonly store: ContactStore;
   private readonly logger: Logger;
+  private readonly caps: FrequencyCaps;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ContactStore(ctx.storage.sql);
     this.logger = loggerFor(env);
+    const caps = parseFrequencyCaps(env.FREQUENCY_CAPS);
+    if (!caps.ok) this.logger.error("config:invalid", { error: caps.error });
+    this.caps = caps.ok ? caps.caps : {};
     ctx.blockConcurrencyWhile(async () => this.store.migrate());
   }
 
@@ -79,50 +58,21 @@ export class ContactObject extends DurableObject<Env> {
     contactId: string;
     calls: IngestCall[];
   }): Promise<{ accepted: number; duplicates: number }> {
-    const nowMs = Date.now();
-    const catalog = await getCatalog(this.env.DB, nowMs);
-    const versions = await this.loadRunVersions(catalog);
-
-    let accepted = 0;
-    let duplicates = 0;
-    this.ctx.storage.transactionSync(() => {
-      const op = this.beginOperation(input.contactId, nowMs);
-      for (const call of input.calls) {
-        if (!this.store.markSeen(call.messageId, nowMs)) {
-          duplicates += 1;
-          continue;
-        }
-        accepted += 1;
-        this.applyCall({ op, call, catalog, versions });
-      }
-      this.store.prune(nowMs);
-      this.finishOperation(op, catalog);
+    return this.operate(input.contactId, (engine) => {
+      let accepted = 0;
+      for (const call of input.calls) if (engine.applyCall(call)) accepted += 1;
+      return { accepted, duplicates: input.calls.length - accepted };
     });
-
-    await this.dispatchAndArm(nowMs);
-    return { accepted, duplicates };
   }
 
   /** Wakes the runs whose time has come; a repeated alarm finds nothing due and does nothing. */
   override async alarm(): Promise<void> {
-    const nowMs = Date.now();
     const profile = this.store.readProfile();
-    if (profile) {
-      const catalog = await getCatalog(this.env.DB, nowMs);
-      const versions = await this.loadRunVersions(catalog);
-      this.ctx.storage.transactionSync(() => {
-        const op = this.beginOperation(profile.contactId, nowMs);
-        for (const runId of this.store.dueRuns(nowMs)) {
-          const run = this.store.readRun(runId);
-          const scenario = run && versions.get(`${run.scenarioId}@${run.version}`);
-          if (!run || !scenario) continue;
-          this.advance({ op, run, scenario, input: { kind: "timer" }, catalog });
-        }
-        this.fireDueTriggers(op, catalog);
-        this.finishOperation(op, catalog);
-      });
+    if (!profile) {
+      await this.dispatchAndArm(Date.now());
+      return;
     }
-    await this.dispatchAndArm(nowMs);
+    await this.operate(profile.contactId, (engine) => engine.fireDue());
   }
 
   /**
@@ -141,8 +91,7 @@ export class ContactObject extends DurableObject<Env> {
     if (!profile) return { ok: false, reason: "contact erased" };
     const run = input.runId ? this.store.readRun(input.runId) : null;
     if (run?.status === "exited") return { ok: false, reason: `run exited: ${run.endReason}` };
-    const consent = this.store.readConsent();
-    const contact = { ...this.store.snapshot(profile.contactId), consent };
+    const contact = this.store.snapshot(profile.contactId);
     const blocked = consentBlock({ contact, topic: input.topic, channel: input.channel });
     if (blocked) return { ok: false, reason: blocked };
     this.store.markHandedOff({ ...input, atMs: Date.now() });
@@ -150,8 +99,8 @@ export class ContactObject extends DurableObject<Env> {
   }
 
   /**
-   * Records an open or click from the tracking routes. Machine engagement is stored but never
-   * resolves a wait or a branch.
+   * Records an open or click from the tracking routes or a provider. Machine engagement is
+   * stored but never resolves a wait or a branch.
    */
   async recordEngagement(input: {
     messageId: string;
@@ -164,6 +113,7 @@ export class ContactObject extends DurableObject<Env> {
     machineHint: boolean;
     source: string;
   }): Promise<{ machine: boolean; reason: string }> {
+    const profile = this.store.readProfile();
     const sent = this.store.handedOff(input.messageId);
     const recentClicksAtMs = this.store
       .readEngagements()
@@ -179,7 +129,11 @@ export class ContactObject extends DurableObject<Env> {
       recentClicksAtMs,
       machineHint: input.machineHint,
     });
-    await this.engage({ ...input, machine: verdict.machine, reason: verdict.reason });
+    if (profile) {
+      await this.operate(profile.contactId, (engine) =>
+        engine.engage({ ...input, machine: verdict.machine, reason: verdict.reason }),
+      );
+    }
     return verdict;
   }
 
@@ -191,94 +145,31 @@ export class ContactObject extends DurableObject<Env> {
     atMs: number;
     source: string;
   }): Promise<{ suppressed: boolean }> {
-    const channel = this.store.handedOff(input.messageId)?.channel ?? "email";
-    const counterKey = `soft_bounces:${channel}`;
-    let suppress = false;
-    if (input.kind === "delivered") this.store.writeMeta(counterKey, "0");
-    if (input.kind === "complained" || input.bounce === "hard") suppress = true;
-    if (input.kind === "bounced" && input.bounce !== "hard") {
-      const inARow = Number(this.store.readMeta(counterKey) ?? 0) + 1;
-      this.store.writeMeta(counterKey, String(inARow));
-      suppress = inARow >= SOFT_BOUNCES_BEFORE_SUPPRESSION;
-    }
-    if (suppress) {
-      this.store.writeConsent({
-        topic: `suppressed:${channel}`,
-        status: "unsubscribed",
-        source: `${input.source}:${input.kind === "complained" ? "complaint" : `${input.bounce ?? "soft"}-bounce`}`,
-        atMs: input.atMs,
-      });
-    }
-    const engagement = input.kind === "complained" ? "complained" : input.kind;
-    await this.engage({ ...input, kind: engagement, machine: false, reason: null, url: null });
-    return { suppressed: suppress };
-  }
-
-  /**
-   * Stores an engagement, mirrors it to D1, and wakes the runs waiting for it when a person
-   * made it. A repeat of the same engagement changes nothing.
-   */
-  private async engage(input: {
-    messageId: string;
-    kind: "delivered" | "opened" | "clicked" | "bounced" | "complained";
-    atMs: number;
-    machine: boolean;
-    reason: string | null;
-    url: string | null;
-    source: string;
-  }): Promise<void> {
-    const nowMs = Date.now();
     const profile = this.store.readProfile();
-    if (!profile) return;
-    const catalog = await getCatalog(this.env.DB, nowMs);
-    const versions = await this.loadRunVersions(catalog);
-
-    this.ctx.storage.transactionSync(() => {
-      const sent = this.store.handedOff(input.messageId);
-      const isNew =
-        input.kind === "complained" ||
-        this.store.addEngagement({
-          messageId: input.messageId,
-          kind: input.kind,
+    if (!profile) return { suppressed: false };
+    return this.operate(profile.contactId, (engine) => {
+      const channel = this.store.handedOff(input.messageId)?.channel ?? "email";
+      const counterKey = `soft_bounces:${channel}`;
+      let suppress = input.kind === "complained" || input.bounce === "hard";
+      if (input.kind === "delivered") this.store.writeMeta(counterKey, "0");
+      if (input.kind === "bounced" && input.bounce !== "hard") {
+        const inARow = Number(this.store.readMeta(counterKey) ?? 0) + 1;
+        this.store.writeMeta(counterKey, String(inARow));
+        suppress = inARow >= SOFT_BOUNCES_BEFORE_SUPPRESSION;
+      }
+      if (suppress) {
+        const cause =
+          input.kind === "complained" ? "complaint" : `${input.bounce ?? "soft"}-bounce`;
+        engine.setConsent({
+          topic: `suppressed:${channel}`,
+          status: "unsubscribed",
+          source: `${input.source}:${cause}`,
           atMs: input.atMs,
-          machine: input.machine,
-        });
-      if (!isNew) return;
-      this.store.addPendingJob(
-        `${input.messageId}:${input.kind}:${input.atMs}`,
-        {
-          kind: "engagement",
-          messageId: input.messageId,
-          contactId: profile.contactId,
-          scenarioId: sent?.scenarioId ?? null,
-          stepId: sent?.stepId ?? null,
-          engagement: input.kind,
-          atMs: input.atMs,
-          machine: input.machine,
-          reason: input.reason,
-          url: input.url,
-          source: input.source,
-        },
-        nowMs,
-      );
-      if (input.machine || input.kind === "complained") return;
-
-      const op = this.beginOperation(profile.contactId, nowMs);
-      for (const run of this.store.readRuns({ status: "active" })) {
-        const scenario = versions.get(`${run.scenarioId}@${run.version}`);
-        if (!scenario || run.wait?.kind !== "engagement") continue;
-        if (!Object.values(run.sent).includes(input.messageId)) continue;
-        this.advance({
-          op,
-          run,
-          scenario,
-          input: { kind: "engagement", messageId: input.messageId },
-          catalog,
         });
       }
-      this.finishOperation(op, catalog);
+      engine.engage({ ...input, machine: false, reason: null, url: null });
+      return { suppressed: suppress };
     });
-    await this.dispatchAndArm(nowMs);
   }
 
   /** Enters the contact into a scenario with an `api` trigger (`POST /api/scenarios/:id/enrol`). */
@@ -287,57 +178,110 @@ export class ContactObject extends DurableObject<Env> {
     scenarioId: string;
     properties: Record<string, unknown>;
     requestId: string;
-  }): Promise<{ entered: boolean; reason: string | null; runId: string | null }> {
-    const nowMs = Date.now();
-    const catalog = await getCatalog(this.env.DB, nowMs);
-    const entry = catalog.scenarios.find((item) => item.scenario.id === input.scenarioId);
-    if (!entry || entry.scenario.trigger.type !== "api") {
-      return { entered: false, reason: "not an active scenario with an api trigger", runId: null };
-    }
-    let result: { entered: boolean; reason: string | null; runId: string | null } = {
-      entered: false,
-      reason: null,
-      runId: null,
-    };
-    this.ctx.storage.transactionSync(() => {
-      this.ensureProfile(input.contactId, nowMs);
-      const op = this.beginOperation(input.contactId, nowMs);
-      const trigger = syntheticTrigger({
-        id: `api-${input.requestId}`,
-        name: "API Enrolment",
+  }): Promise<EntryResult> {
+    return this.operate(input.contactId, (engine) =>
+      engine.enterExplicitly({
+        scenarioId: input.scenarioId,
+        triggerType: "api",
+        triggerId: `api-${input.requestId}`,
         properties: input.properties,
-        atMs: nowMs,
-        nowMs,
-      });
-      result = this.tryEnter({
-        op,
-        scenario: entry.scenario,
-        version: entry.version,
-        trigger,
-        catalog,
-      });
-      this.finishOperation(op, catalog);
+      }),
+    );
+  }
+
+  /**
+   * A campaign reaches the contact: one campaign message, or entry into the campaign's
+   * scenario. Idempotent per campaign: a repeated call answers the first outcome.
+   */
+  async enterCampaign(input: {
+    contactId: string;
+    campaignId: string;
+    scenarioId: string | null;
+    templateId: string | null;
+    channel: "email" | "sms" | "push";
+    topic: string;
+  }): Promise<CampaignOutcome> {
+    const metaKey = `campaign:${input.campaignId}`;
+    const known = this.store.readMeta(metaKey);
+    if (known) return JSON.parse(known) as CampaignOutcome;
+
+    return this.operate(input.contactId, (engine) => {
+      const outcome = this.reachByCampaign(engine, input);
+      this.store.writeMeta(metaKey, JSON.stringify(outcome));
+      return outcome;
     });
-    await this.dispatchAndArm(nowMs);
-    return result;
+  }
+
+  private reachByCampaign(
+    engine: ContactEngine,
+    input: Parameters<ContactObject["enterCampaign"]>[0],
+  ): CampaignOutcome {
+    if (input.scenarioId) {
+      const entry = engine.enterExplicitly({
+        scenarioId: input.scenarioId,
+        triggerType: "campaign",
+        campaignId: input.campaignId,
+        triggerId: `campaign-${input.campaignId}`,
+        properties: { campaign: input.campaignId },
+      });
+      return entry.entered
+        ? { outcome: "entered", reason: null, messageId: entry.runId }
+        : { outcome: "skipped", reason: entry.reason, messageId: null };
+    }
+    if (!input.templateId) return { outcome: "skipped", reason: "no template", messageId: null };
+
+    const nowMs = engine.deps.nowMs;
+    const messageId = `${input.contactId}:campaign-${input.campaignId}`;
+    const blocked =
+      consentBlock({ contact: engine.snapshot, topic: input.topic, channel: input.channel }) ??
+      (capReleaseMs({
+        caps: this.caps,
+        channel: input.channel,
+        contact: engine.snapshot,
+        atMs: nowMs,
+        timeZone: "UTC",
+      }) !== null
+        ? "frequency cap"
+        : null);
+    engine.emit(messageId, {
+      kind: "send",
+      messageId,
+      contactId: input.contactId,
+      scenarioId: null,
+      scenarioVersion: null,
+      runId: null,
+      stepId: `campaign:${input.campaignId}`,
+      channel: input.channel,
+      templateId: input.templateId,
+      to: null,
+      topic: input.topic,
+      transactional: false,
+      suppressedReason: blocked,
+      trigger: null,
+      event: null,
+      createdAtMs: nowMs,
+    });
+    if (blocked) return { outcome: "suppressed", reason: blocked, messageId };
+    this.store.recordSend({ messageId, channel: input.channel, marketing: true, atMs: nowMs });
+    return { outcome: "queued", reason: null, messageId };
   }
 
   /** Re-evaluates the contact's date, inactivity, condition and segment triggers. */
   async sync(): Promise<void> {
-    const nowMs = Date.now();
     const profile = this.store.readProfile();
-    if (!profile) return;
-    const catalog = await getCatalog(this.env.DB, nowMs);
-    await this.loadRunVersions(catalog);
-    this.ctx.storage.transactionSync(() => {
-      this.finishOperation(this.beginOperation(profile.contactId, nowMs), catalog);
-    });
-    await this.dispatchAndArm(nowMs);
+    if (profile) await this.operate(profile.contactId, () => undefined);
   }
 
-  /** Sets consent for a topic (or `channel:<name>`, `all`), with its source. */
+  /** Sets consent for a topic (or `channel:<name>`, `all`, `suppressed:<channel>`), with its source. */
   async setConsent(input: { topic: string; status: ConsentStatus; source: string }): Promise<void> {
-    this.store.writeConsent({ ...input, atMs: Date.now() });
+    const profile = this.store.readProfile();
+    if (!profile) {
+      this.store.writeConsent({ ...input, atMs: Date.now() });
+      return;
+    }
+    await this.operate(profile.contactId, (engine) =>
+      engine.setConsent({ ...input, atMs: engine.deps.nowMs }),
+    );
   }
 
   /** Everything held about the contact, for the admin API and exports. */
@@ -361,7 +305,7 @@ export class ContactObject extends DurableObject<Env> {
     };
   }
 
-  /** Jobs this object handed to the queue, newest last. */
+  /** Jobs this object handed to the queue, oldest first. */
   async dispatchedJobs(): Promise<Job[]> {
     return this.store.dispatchedJobs();
   }
@@ -370,6 +314,38 @@ export class ContactObject extends DurableObject<Env> {
   async erase(): Promise<void> {
     this.store.eraseAll();
     await this.ctx.storage.deleteAlarm();
+  }
+
+  /**
+   * One operation: load the definitions, decide inside a storage transaction (state and the
+   * jobs it produced are saved together), then hand the jobs to the queue and re-arm.
+   */
+  private async operate<T>(contactId: string, work: (engine: ContactEngine) => T): Promise<T> {
+    const nowMs = Date.now();
+    const catalog = await getCatalog(this.env.DB);
+    const versions = await this.loadRunVersions(catalog);
+
+    const result = this.ctx.storage.transactionSync(() => {
+      const engine = new ContactEngine({
+        state: this.store,
+        contactId,
+        nowMs,
+        catalog,
+        versions,
+        caps: this.caps,
+        logger: this.logger,
+      });
+      const value = work(engine);
+      for (const { key, job, replace } of engine.finish().jobs) {
+        if (replace) this.store.replacePendingJob(key, job, nowMs);
+        else this.store.addPendingJob(key, job, nowMs);
+      }
+      this.store.prune(nowMs);
+      return value;
+    });
+
+    await this.dispatchAndArm(nowMs);
+    return result;
   }
 
   private async loadRunVersions(catalog: Catalog): Promise<Map<string, Scenario>> {
@@ -392,454 +368,6 @@ export class ContactObject extends DurableObject<Env> {
     return versions;
   }
 
-  private beginOperation(contactId: string, nowMs: number): Operation {
-    return {
-      contactId,
-      nowMs,
-      snapshot: this.store.snapshot(contactId),
-      metrics: new Map(),
-      jobs: 0,
-    };
-  }
-
-  private applyCall(input: {
-    op: Operation;
-    call: IngestCall;
-    catalog: Catalog;
-    versions: Map<string, Scenario>;
-  }): void {
-    const { op, call, catalog, versions } = input;
-    const profile = this.store.readProfile();
-    const traits = { ...(profile?.traits ?? {}) };
-    for (const [trait, value] of Object.entries(call.traits ?? {})) {
-      if (value === null) delete traits[trait];
-      else traits[trait] = value;
-    }
-    const contextTimeZone = call.timeZone ?? profile?.contextTimeZone ?? null;
-    this.store.writeProfile({
-      contactId: op.contactId,
-      traits,
-      contextTimeZone,
-      firstSeenMs: profile?.firstSeenMs ?? op.nowMs,
-      lastSeenMs: op.nowMs,
-    });
-    op.snapshot.traits = traits;
-    op.snapshot.contextTimeZone = contextTimeZone;
-    if (call.traits) {
-      this.applyConsentTraits({ op, traits: call.traits });
-      this.queueIndexUpdate(op, profile?.firstSeenMs ?? op.nowMs);
-    }
-
-    if (call.type === "identify" || call.type === "alias") return;
-    const event: ContactEvent = {
-      id: call.messageId,
-      type: call.type,
-      name: call.name,
-      properties: call.properties,
-      atMs: call.timestampMs ?? op.nowMs,
-      receivedAtMs: op.nowMs,
-    };
-    this.store.appendEvent(event);
-    op.snapshot.events.push(event);
-    this.processEvent({ op, event, catalog, versions });
-  }
-
-  /**
-   * Consent carried by `identify`: `unsubscribed: true|false` for all marketing, and
-   * `subscriptions: { <topic>: true|false }` per topic.
-   */
-  private applyConsentTraits(input: { op: Operation; traits: Record<string, unknown> }): void {
-    const { op, traits } = input;
-    const changes: Array<[string, boolean]> = [];
-    if (typeof traits.unsubscribed === "boolean") changes.push(["all", !traits.unsubscribed]);
-    const subscriptions = traits.subscriptions;
-    if (subscriptions && typeof subscriptions === "object" && !Array.isArray(subscriptions)) {
-      for (const [topic, value] of Object.entries(subscriptions)) {
-        if (typeof value === "boolean") changes.push([topic, value]);
-      }
-    }
-    for (const [topic, subscribed] of changes) {
-      const status = subscribed ? "subscribed" : "unsubscribed";
-      this.store.writeConsent({ topic, status, source: "identify", atMs: op.nowMs });
-      op.snapshot.consent[topic] = status;
-    }
-  }
-
-  /** Exits, goals and waits of the runs first, then new entries. */
-  private processEvent(input: {
-    op: Operation;
-    event: ContactEvent;
-    catalog: Catalog;
-    versions: Map<string, Scenario>;
-  }): void {
-    const { op, event, catalog, versions } = input;
-    const segments = catalog.segments;
-
-    for (const run of this.store.readRuns()) {
-      const scenario = versions.get(`${run.scenarioId}@${run.version}`);
-      if (!scenario) continue;
-      const args = { scenario, run, event, contact: op.snapshot, segments, nowMs: op.nowMs };
-      if (eventConverts(args)) {
-        run.convertedAtMs = op.nowMs;
-        this.store.writeRun(run);
-        this.count(op, run, scenario.start, "converted");
-        this.logger.info("run:convert", { contactId: op.contactId, runId: run.id });
-      }
-      if (run.status !== "active") continue;
-      if (eventExits(args)) {
-        endRun({ run, atMs: op.nowMs, status: "exited", reason: `exit event ${event.name}` });
-        this.store.writeRun(run);
-        this.count(op, run, scenario.start, "exited");
-        this.logger.info("run:exit", {
-          contactId: op.contactId,
-          runId: run.id,
-          reason: event.name,
-        });
-        continue;
-      }
-      if (run.wait?.kind === "event") {
-        this.advance({ op, run, scenario, input: { kind: "event", event }, catalog });
-      }
-    }
-
-    for (const { scenario, version } of catalog.scenarios) {
-      const trigger = { scenario, event, contact: op.snapshot, segments, nowMs: op.nowMs };
-      if (!eventTriggers(trigger)) continue;
-      this.tryEnter({ op, scenario, version, trigger: event, catalog });
-    }
-  }
-
-  private tryEnter(input: {
-    op: Operation;
-    scenario: Scenario;
-    version: number;
-    trigger: ContactEvent | null;
-    catalog: Catalog;
-  }): { entered: boolean; reason: string | null; runId: string | null } {
-    const { op, scenario, version, trigger, catalog } = input;
-    const decision = decideEntry({
-      scenario,
-      contact: op.snapshot,
-      history: this.store.entryHistory(scenario.id),
-      trigger,
-      segments: catalog.segments,
-      nowMs: op.nowMs,
-    });
-    if (!decision.enter) {
-      this.logger.info("run:skip", {
-        contactId: op.contactId,
-        scenarioId: scenario.id,
-        reason: decision.reason,
-      });
-      return { entered: false, reason: decision.reason, runId: null };
-    }
-
-    const run = newRun({
-      id: `${scenario.id}@${version}/${trigger?.id ?? op.nowMs}`,
-      scenario,
-      version,
-      trigger,
-      enteredAtMs: op.nowMs,
-      timeZone: contactTimeZone(scenario, op.snapshot),
-    });
-    this.logger.info("run:enter", {
-      contactId: op.contactId,
-      scenarioId: scenario.id,
-      runId: run.id,
-    });
-    this.advance({ op, run, scenario, input: { kind: "start" }, catalog });
-    return { entered: true, reason: null, runId: run.id };
-  }
-
-  private ensureProfile(contactId: string, nowMs: number): void {
-    if (this.store.readProfile()) return;
-    this.store.writeProfile({
-      contactId,
-      traits: {},
-      contextTimeZone: null,
-      firstSeenMs: nowMs,
-      lastSeenMs: nowMs,
-    });
-  }
-
-  /**
-   * Keeps one timer per date and inactivity trigger, and enters runs when a condition or
-   * segment trigger crosses. Each contact schedules its own dates: nothing scans all contacts.
-   */
-  private syncTriggers(op: Operation, catalog: Catalog): void {
-    const profile = this.store.readProfile();
-    if (!profile) return;
-    const active = new Set<string>();
-
-    for (const { scenario, version } of catalog.scenarios) {
-      const trigger = scenario.trigger;
-      const timeZone = contactTimeZone(scenario, op.snapshot);
-      const current = this.store.readTriggerState(scenario.id);
-      active.add(scenario.id);
-      const args = { scenario, contact: op.snapshot, segments: catalog.segments, nowMs: op.nowMs };
-
-      switch (trigger.type) {
-        case "date": {
-          // A timer already due is the alarm's to fire; recomputing now would skip it.
-          if (
-            current?.dueAtMs !== undefined &&
-            current.dueAtMs !== null &&
-            current.dueAtMs <= op.nowMs
-          )
-            break;
-          const next = nextAnniversary({
-            value: op.snapshot.traits[trigger.trait],
-            offset: trigger.offset,
-            at: trigger.at,
-            timeZone,
-            afterMs: op.nowMs,
-          });
-          if (!next) this.store.deleteTriggerState(scenario.id);
-          else
-            this.store.writeTriggerState({
-              scenarioId: scenario.id,
-              kind: "date",
-              dueAtMs: next.dueAtMs,
-              state: next.key,
-            });
-          break;
-        }
-        case "inactivity": {
-          const sinceMs = lastActivityMs(args) ?? profile.firstSeenMs;
-          const firedFor = current?.state ? Number(current.state) : null;
-          const dueAtMs =
-            firedFor === sinceMs ? null : inactivityDueMs({ scenario, sinceMs, timeZone });
-          this.store.writeTriggerState({
-            scenarioId: scenario.id,
-            kind: "inactivity",
-            dueAtMs,
-            state: current?.state ?? null,
-          });
-          break;
-        }
-        case "condition":
-        case "segment": {
-          const holds = triggerConditionHolds(args) === true;
-          const was = current?.state === "true";
-          this.store.writeTriggerState({
-            scenarioId: scenario.id,
-            kind: trigger.type,
-            dueAtMs: null,
-            state: String(holds),
-          });
-          const onExit = trigger.type === "segment" && trigger.on === "exit";
-          const crossed = onExit ? was && !holds : !was && holds;
-          if (!crossed) break;
-          const name =
-            trigger.type === "condition"
-              ? "Condition Met"
-              : onExit
-                ? "Segment Exited"
-                : "Segment Entered";
-          const triggerEvent = syntheticTrigger({
-            id: `${trigger.type}-${op.nowMs}`,
-            name,
-            properties: trigger.type === "segment" ? { segment: trigger.segment } : {},
-            atMs: op.nowMs,
-            nowMs: op.nowMs,
-          });
-          this.tryEnter({ op, scenario, version, trigger: triggerEvent, catalog });
-          break;
-        }
-        case "event":
-        case "campaign":
-        case "api":
-          active.delete(scenario.id);
-          break;
-      }
-    }
-
-    for (const state of this.store.triggerStates()) {
-      if (!active.has(state.scenarioId)) this.store.deleteTriggerState(state.scenarioId);
-    }
-  }
-
-  /** Fires the date and inactivity triggers whose time has come. */
-  private fireDueTriggers(op: Operation, catalog: Catalog): void {
-    const profile = this.store.readProfile();
-    if (!profile) return;
-    for (const scenarioId of this.store.dueTriggers(op.nowMs)) {
-      const entry = catalog.scenarios.find((item) => item.scenario.id === scenarioId);
-      const state = this.store.readTriggerState(scenarioId);
-      if (!entry || !state) {
-        this.store.deleteTriggerState(scenarioId);
-        continue;
-      }
-      const { scenario, version } = entry;
-      const trigger = scenario.trigger;
-      if (trigger.type === "date") {
-        const triggerEvent = syntheticTrigger({
-          id: `date-${state.state}`,
-          name: "Date Reached",
-          properties: {
-            trait: trigger.trait,
-            date: op.snapshot.traits[trigger.trait] ?? null,
-            year: state.state,
-          },
-          atMs: state.dueAtMs ?? op.nowMs,
-          nowMs: op.nowMs,
-        });
-        this.store.writeTriggerState({
-          scenarioId,
-          kind: "date",
-          dueAtMs: null,
-          state: state.state,
-        });
-        this.tryEnter({ op, scenario, version, trigger: triggerEvent, catalog });
-      } else if (trigger.type === "inactivity") {
-        const args = {
-          scenario,
-          contact: op.snapshot,
-          segments: catalog.segments,
-          nowMs: op.nowMs,
-        };
-        const sinceMs = lastActivityMs(args) ?? profile.firstSeenMs;
-        const timeZone = contactTimeZone(scenario, op.snapshot);
-        const dueAtMs = inactivityDueMs({ scenario, sinceMs, timeZone });
-        if (dueAtMs === null || dueAtMs > op.nowMs) continue;
-        this.store.writeTriggerState({
-          scenarioId,
-          kind: "inactivity",
-          dueAtMs: null,
-          state: String(sinceMs),
-        });
-        const triggerEvent = syntheticTrigger({
-          id: `inactivity-${sinceMs}`,
-          name: "Inactivity Reached",
-          properties: { event: trigger.event, since: new Date(sinceMs).toISOString() },
-          atMs: dueAtMs,
-          nowMs: op.nowMs,
-        });
-        this.tryEnter({ op, scenario, version, trigger: triggerEvent, catalog });
-      } else {
-        this.store.deleteTriggerState(scenarioId);
-      }
-    }
-  }
-
-  private advance(input: {
-    op: Operation;
-    run: RunState;
-    scenario: Scenario;
-    input: RunInput;
-    catalog: Catalog;
-  }): void {
-    const { op, scenario } = input;
-    const result = advanceRun({
-      scenario,
-      run: input.run,
-      input: input.input,
-      contact: op.snapshot,
-      segments: input.catalog.segments,
-      nowMs: op.nowMs,
-    });
-    this.store.writeRun(result.run);
-    this.applyEffects({
-      op,
-      scenario,
-      result,
-      event: input.input.kind === "event" ? input.input.event : null,
-    });
-  }
-
-  private applyEffects(input: {
-    op: Operation;
-    scenario: Scenario;
-    result: AdvanceResult;
-    event: ContactEvent | null;
-  }): void {
-    const { op, result } = input;
-    const run = result.run;
-    for (const effect of result.effects) {
-      switch (effect.type) {
-        case "metric":
-          this.count(op, run, effect.stepId, effect.metric);
-          break;
-        case "update": {
-          const profile = this.store.readProfile();
-          if (!profile) break;
-          this.store.writeProfile({ ...profile, traits: result.traits, lastSeenMs: op.nowMs });
-          op.snapshot.traits = result.traits;
-          this.queueIndexUpdate(op, profile.firstSeenMs);
-          break;
-        }
-        case "send":
-        case "suppress": {
-          const job: SendJob = {
-            kind: "send",
-            messageId: effect.key,
-            contactId: op.contactId,
-            scenarioId: run.scenarioId,
-            scenarioVersion: run.version,
-            runId: run.id,
-            stepId: effect.stepId,
-            channel: effect.channel,
-            templateId: effect.template,
-            to: effect.type === "send" ? effect.to : null,
-            topic: input.scenario.consent,
-            transactional: input.scenario.consent === "transactional",
-            suppressedReason: effect.type === "suppress" ? effect.reason : null,
-            trigger: run.trigger,
-            event: input.event,
-            createdAtMs: op.nowMs,
-          };
-          this.store.addPendingJob(job.messageId, job, op.nowMs);
-          op.jobs += 1;
-          this.logger.info(effect.type === "send" ? "message:queue" : "message:suppress", {
-            contactId: op.contactId,
-            runId: run.id,
-            stepId: effect.stepId,
-          });
-          break;
-        }
-      }
-    }
-  }
-
-  private count(op: Operation, run: RunState, stepId: string, metric: MetricCount["metric"]): void {
-    const key = `${run.scenarioId}@${run.version}/${stepId}/${metric}`;
-    const current = op.metrics.get(key);
-    if (current) current.count += 1;
-    else
-      op.metrics.set(key, {
-        scenarioId: run.scenarioId,
-        version: run.version,
-        stepId,
-        metric,
-        count: 1,
-      });
-  }
-
-  private queueIndexUpdate(op: Operation, firstSeenAtMs: number): void {
-    const job: Job = {
-      kind: "contact-index",
-      contactId: op.contactId,
-      traits: op.snapshot.traits,
-      timeZone: (op.snapshot.traits.timezone as string | undefined) ?? op.snapshot.contextTimeZone,
-      firstSeenAtMs,
-      lastSeenAtMs: op.nowMs,
-    };
-    // One index row per contact: a later update of the same operation replaces the job.
-    this.store.replacePendingJob(`${op.contactId}:index`, job, op.nowMs);
-  }
-
-  /** Re-arms the contact's own triggers, then queues the operation's counters. */
-  private finishOperation(op: Operation, catalog: Catalog): void {
-    this.syncTriggers(op, catalog);
-    if (op.metrics.size === 0) return;
-    const batchId = `${op.contactId}:metrics:${op.nowMs}:${crypto.randomUUID()}`;
-    this.store.addPendingJob(
-      batchId,
-      { kind: "metrics", batchId, counts: [...op.metrics.values()] },
-      op.nowMs,
-    );
-  }
-
   /** Hands pending jobs to the queue, then re-arms the alarm through the one place that does. */
   private async dispatchAndArm(nowMs: number): Promise<void> {
     const pending = this.store.pendingJobs();
@@ -848,7 +376,7 @@ export class ContactObject extends DurableObject<Env> {
       const chunk = pending.slice(start, start + QUEUE_BATCH_LIMIT);
       try {
         await this.env.SENDS.sendBatch(
-          chunk.map(({ job }) => ({ body: job, contentType: "json" })),
+          chunk.map(({ job }) => ({ body: job, contentType: "json" as const })),
         );
         this.store.markDispatched(
           chunk.map(({ key }) => key),

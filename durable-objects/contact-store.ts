@@ -5,6 +5,7 @@ import type {
   EngagementRecord,
 } from "../src/engine/contact";
 import type { RunState } from "../src/engine/run";
+import type { ContactState } from "../src/engine/contact-state";
 import type { Job } from "../src/queue/jobs";
 
 /** Events kept per contact; older ones are dropped first. */
@@ -12,6 +13,9 @@ export const EVENT_HISTORY_LIMIT = 1_000;
 
 /** How long a messageId is remembered for de-duplication. */
 export const DEDUPE_WINDOW_MS = 30 * 24 * 3_600_000;
+
+/** Sends remembered for frequency caps; longer than any sensible cap window. */
+export const SENT_LOG_WINDOW_MS = 90 * 24 * 3_600_000;
 
 const SCHEMA_VERSION = 1;
 
@@ -38,6 +42,9 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS pending_jobs (key TEXT PRIMARY KEY, job TEXT NOT NULL, created_at_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS trigger_state (
      scenario_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due_at_ms INTEGER, state TEXT)`,
+  `CREATE TABLE IF NOT EXISTS sent_log (
+     message_id TEXT PRIMARY KEY, channel TEXT NOT NULL, marketing INTEGER NOT NULL,
+     at_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS handed_off (
      message_id TEXT PRIMARY KEY, run_id TEXT, scenario_id TEXT, step_id TEXT, channel TEXT NOT NULL,
      at_ms INTEGER NOT NULL)`,
@@ -50,7 +57,7 @@ const DISPATCH_LOG_LIMIT = 500;
 type Row = Record<string, SqlStorageValue>;
 
 /** The contact object's SQLite tables and the queries over them. Synchronous, like its storage. */
-export class ContactStore {
+export class ContactStore implements ContactState {
   constructor(private readonly sql: SqlStorage) {}
 
   /** Creates or upgrades the schema; idempotent. */
@@ -139,6 +146,7 @@ export class ContactStore {
       EVENT_HISTORY_LIMIT,
     );
     this.sql.exec("DELETE FROM seen_messages WHERE received_at_ms < ?", nowMs - DEDUPE_WINDOW_MS);
+    this.sql.exec("DELETE FROM sent_log WHERE at_ms < ?", nowMs - SENT_LOG_WINDOW_MS);
     this.sql.exec(
       `DELETE FROM dispatched_jobs WHERE key IN (
          SELECT key FROM dispatched_jobs ORDER BY dispatched_at_ms DESC LIMIT -1 OFFSET ?)`,
@@ -245,7 +253,26 @@ export class ContactStore {
       events: this.readEvents(),
       engagements: this.readEngagements(),
       consent: this.readConsent(),
+      sends: this.rows<{ channel: string; marketing: number; at_ms: number }>(
+        "SELECT channel, marketing, at_ms FROM sent_log ORDER BY at_ms",
+      ).map((row) => ({ channel: row.channel, marketing: row.marketing === 1, atMs: row.at_ms })),
     };
+  }
+
+  recordSend(input: {
+    messageId: string;
+    channel: string;
+    marketing: boolean;
+    atMs: number;
+  }): void {
+    this.sql.exec(
+      `INSERT INTO sent_log (message_id, channel, marketing, at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (message_id) DO NOTHING`,
+      input.messageId,
+      input.channel,
+      input.marketing ? 1 : 0,
+      input.atMs,
+    );
   }
 
   readRuns(filter: { status?: "active" } = {}): RunState[] {
@@ -494,6 +521,7 @@ export class ContactStore {
       "dispatched_jobs",
       "handed_off",
       "trigger_state",
+      "sent_log",
     ]) {
       this.sql.exec(`DELETE FROM ${table}`);
     }

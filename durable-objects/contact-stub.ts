@@ -10,6 +10,7 @@ export type ContactRpc = Pick<
   | "recordDelivery"
   | "setConsent"
   | "enrol"
+  | "enterCampaign"
   | "sync"
   | "view"
   | "dispatchedJobs"

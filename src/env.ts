@@ -13,4 +13,6 @@ export interface Env {
   POSTMARK_WEBHOOK_PASSWORD?: string;
   RESEND_WEBHOOK_SECRET?: string;
   TWILIO_AUTH_TOKEN?: string;
+  /** JSON, e.g. `{"email":{"max":3,"within":"P7D"}}`; empty means no cap. */
+  FREQUENCY_CAPS?: string;
 }

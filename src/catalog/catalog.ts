@@ -56,8 +56,11 @@ async function loadCatalog(db: D1Database, nowMs: number): Promise<Catalog> {
 }
 
 /** The active catalog, from the isolate's cache when fresh. */
-export async function getCatalog(db: D1Database, nowMs: number): Promise<Catalog> {
-  if (cached && nowMs - cached.loadedAtMs < CATALOG_TTL_MS) return cached;
+export async function getCatalog(db: D1Database): Promise<Catalog> {
+  // The cache's age is measured on the isolate's monotonic clock, not on business time.
+  const nowMs = performance.now();
+  const ageMs = cached ? nowMs - cached.loadedAtMs : Number.POSITIVE_INFINITY;
+  if (cached && ageMs >= 0 && ageMs < CATALOG_TTL_MS) return cached;
   if (!loading) {
     loading = loadCatalog(db, nowMs).then(
       (catalog) => {

@@ -171,3 +171,86 @@ export const engagements = sqliteTable(
     index("engagements_scenario").on(t.scenarioId, t.stepId, t.kind),
   ],
 );
+
+/** Segment membership, mirrored by each contact's object whenever it changes. */
+export const segmentMembers = sqliteTable(
+  "segment_members",
+  {
+    segmentId: text("segment_id").notNull(),
+    contactId: text("contact_id").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.contactId] })],
+);
+
+export type CampaignStatus =
+  "draft" | "scheduled" | "running" | "finished" | "expired" | "cancelled";
+
+/** The channels a campaign may broadcast on. */
+export type CampaignChannel = "email" | "sms" | "push";
+
+/**
+ * A broadcast of a template, or an enrolment into a scenario, to a segment. The counts are a
+ * cache of `campaign_recipients` joined with `messages`, refreshed by the fan-out.
+ */
+export const campaigns = sqliteTable(
+  "campaigns",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    segmentId: text("segment_id").notNull(),
+    templateId: text("template_id"),
+    scenarioId: text("scenario_id"),
+    channel: text("channel").$type<CampaignChannel>().notNull(),
+    topic: text("topic").notNull(),
+    status: text("status").$type<CampaignStatus>().notNull(),
+    sendAtMs: integer("send_at_ms"),
+    maxLatenessMs: integer("max_lateness_ms").notNull(),
+    startedAtMs: integer("started_at_ms"),
+    finishedAtMs: integer("finished_at_ms"),
+    document: text("document", { mode: "json" }).notNull(),
+    total: integer("total").notNull().default(0),
+    queued: integer("queued").notNull().default(0),
+    entered: integer("entered").notNull().default(0),
+    suppressed: integer("suppressed").notNull().default(0),
+    skipped: integer("skipped").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    sent: integer("sent").notNull().default(0),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [index("campaigns_due").on(t.status, t.sendAtMs)],
+);
+
+/** What the fan-out got for one contact of a campaign; `queued` means a send job was queued. */
+export type RecipientOutcome = "queued" | "entered" | "suppressed" | "skipped" | "failed";
+
+/** One row per contact a campaign reached: the first outcome is kept, so a repeat is harmless. */
+export const campaignRecipients = sqliteTable(
+  "campaign_recipients",
+  {
+    campaignId: text("campaign_id").notNull(),
+    contactId: text("contact_id").notNull(),
+    outcome: text("outcome").$type<RecipientOutcome>().notNull(),
+    reason: text("reason"),
+    messageId: text("message_id"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.contactId] })],
+);
+
+/**
+ * Pages of the fan-out that are done, keyed by the cursor they started after ('' for the first);
+ * `nextAfterContactId` is null on the last page.
+ */
+export const campaignPages = sqliteTable(
+  "campaign_pages",
+  {
+    campaignId: text("campaign_id").notNull(),
+    afterContactId: text("after_contact_id").notNull(),
+    contactCount: integer("contact_count").notNull(),
+    nextAfterContactId: text("next_after_contact_id"),
+    doneAtMs: integer("done_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.afterContactId] })],
+);

@@ -31,6 +31,8 @@ export interface ContactSnapshot {
   /** Recent history, oldest first. */
   events: ContactEvent[];
   engagements: EngagementRecord[];
+  /** Recent sends, newest last, for frequency caps. */
+  sends?: Array<{ channel: string; marketing: boolean; atMs: number }>;
   /** Topic or `channel:<name>` → status; a topic never mentioned is subscribed. */
   consent: Record<string, ConsentStatus>;
 }

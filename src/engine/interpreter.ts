@@ -13,6 +13,9 @@ export type RunInput =
   | { kind: "event"; event: ContactEvent }
   | { kind: "engagement"; messageId: string };
 
+/** At most `max` marketing messages per channel within `within`, across scenarios. */
+export type FrequencyCaps = Partial<Record<string, { max: number; within: string }>>;
+
 export interface AdvanceInput {
   scenario: Scenario;
   run: RunState;
@@ -20,6 +23,7 @@ export interface AdvanceInput {
   contact: ContactSnapshot;
   segments: Record<string, Condition>;
   nowMs: number;
+  caps?: FrequencyCaps;
 }
 
 export interface AdvanceResult {
@@ -179,7 +183,7 @@ export function advanceRun(args: AdvanceInput): AdvanceResult {
       traits,
       effects,
       trace,
-      resumedFromWindow: input.kind === "timer" && count === 0 && args.run.wait?.kind === "window",
+      caps: args.caps ?? {},
     });
     stepId = outcome;
   }
@@ -238,7 +242,7 @@ function resume(input: {
         from: wait.stepId,
         next: wait.stepId,
         atMs: wait.dueAtMs,
-        reason: "window open",
+        reason: wait.kind === "cap" ? "frequency cap freed" : "window open",
         metric: null,
         runStep: true,
       };
@@ -329,7 +333,7 @@ function executeStep(input: {
   traits: Record<string, unknown>;
   effects: Effect[];
   trace: TraceEntry[];
-  resumedFromWindow: boolean;
+  caps: FrequencyCaps;
 }): string | null {
   const { scenario, run, stepId, step, clockMs, timeZone, ctx, traits, effects, trace } = input;
   const park = (wait: RunWait, detail: string): null => {
@@ -357,9 +361,38 @@ function executeStep(input: {
           );
         }
       }
+      const transactional = scenario.consent === "transactional";
+      const capFreeAtMs = transactional
+        ? null
+        : capReleaseMs({
+            caps: input.caps,
+            channel: step.channel,
+            contact: ctx.contact,
+            atMs: clockMs,
+            timeZone,
+          });
+      if (capFreeAtMs !== null && scenario.frequencyCap !== "drop") {
+        return park(
+          { kind: "cap", stepId, startedAtMs: clockMs, dueAtMs: capFreeAtMs },
+          "frequency cap reached",
+        );
+      }
       const key = messageKey({ contactId: ctx.contact.id, run, stepId });
       run.sent[stepId] = key;
-      const transactional = scenario.consent === "transactional";
+      if (capFreeAtMs !== null) {
+        effects.push({
+          type: "suppress",
+          key,
+          stepId,
+          channel: step.channel,
+          template: step.template,
+          reason: "frequency cap",
+          atMs: clockMs,
+        });
+        effects.push({ type: "metric", stepId, metric: "suppressed", atMs: clockMs });
+        trace.push({ atMs: clockMs, stepId, kind: "suppress", detail: "frequency cap" });
+        return step.next;
+      }
       const blocked = consentBlock({
         contact: ctx.contact,
         topic: scenario.consent,
@@ -482,6 +515,33 @@ function executeStep(input: {
       return null;
     }
   }
+}
+
+/**
+ * When a marketing message on this channel may go again, or null if it may go now: the cap
+ * counts marketing sends within the window, transactional and internal ones never count.
+ */
+export function capReleaseMs(input: {
+  caps: FrequencyCaps;
+  channel: string;
+  contact: ContactSnapshot;
+  atMs: number;
+  timeZone: string;
+}): number | null {
+  const cap = input.caps[input.channel];
+  if (!cap || cap.max <= 0 || input.channel === "internal") return null;
+  const sinceMs = addIsoDuration({
+    atMs: input.atMs,
+    iso: `-${cap.within}`,
+    timeZone: input.timeZone,
+  });
+  const recent = (input.contact.sends ?? [])
+    .filter((send) => send.marketing && send.channel === input.channel && send.atMs > sinceMs)
+    .map((send) => send.atMs)
+    .sort((a, b) => a - b);
+  if (recent.length < cap.max) return null;
+  const oldestCountingMs = recent[recent.length - cap.max] as number;
+  return addIsoDuration({ atMs: oldestCountingMs, iso: cap.within, timeZone: input.timeZone }) + 1;
 }
 
 /** Marks a run ended; its wait, and so its pending timer, is dropped. */

@@ -1,7 +1,7 @@
 import type { Channel } from "./scenario";
 import type { ContactEvent } from "./contact";
 
-export type WaitKind = "duration" | "until" | "window" | "event" | "engagement";
+export type WaitKind = "duration" | "until" | "window" | "cap" | "event" | "engagement";
 
 /** Why a run is parked and when it must be woken at the latest. */
 export interface RunWait {

@@ -159,6 +159,8 @@ const scenarioShape = z.strictObject({
     .strictObject({ from: localTimeSchema, to: localTimeSchema, days: daysSchema.optional() })
     .optional(),
   timezone: z.string().min(1).optional(),
+  /** What a marketing send does when the contact's frequency cap is reached (default wait). */
+  frequencyCap: z.enum(["wait", "drop"]).optional(),
   start: stepIdSchema,
   steps: z.record(stepIdSchema, stepSchema),
 });

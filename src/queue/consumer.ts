@@ -1,11 +1,18 @@
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { contacts, engagements, stepMetrics } from "../db/schema";
+import { contacts, engagements, segmentMembers, stepMetrics } from "../db/schema";
 import type { Env } from "../env";
 import type { Logger } from "../shared/logger";
-import { asc, gt } from "drizzle-orm";
+import { and, asc, eq, gt, lte } from "drizzle-orm";
 import { contactStub } from "../../durable-objects/contact-stub";
-import type { ContactIndexJob, EngagementJob, Job, MetricsJob, SyncContactsJob } from "./jobs";
+import type {
+  ContactIndexJob,
+  EngagementJob,
+  Job,
+  MetricsJob,
+  SegmentMembershipJob,
+  SyncContactsJob,
+} from "./jobs";
 import { handleSendJob, type SendDependencies } from "./send-consumer";
 
 /** Step counters: one row per batch and counter, so a redelivered batch changes nothing. */
@@ -65,6 +72,27 @@ async function recordEngagement(env: Env, job: EngagementJob): Promise<void> {
     .onConflictDoNothing();
 }
 
+/** Applies a membership change unless a newer one for the same pair is already there. */
+async function mirrorMembership(env: Env, job: SegmentMembershipJob): Promise<void> {
+  const db = drizzle(env.DB);
+  const pair = and(
+    eq(segmentMembers.segmentId, job.segmentId),
+    eq(segmentMembers.contactId, job.contactId),
+  );
+  if (job.member) {
+    await db
+      .insert(segmentMembers)
+      .values({ segmentId: job.segmentId, contactId: job.contactId, updatedAtMs: job.atMs })
+      .onConflictDoUpdate({
+        target: [segmentMembers.segmentId, segmentMembers.contactId],
+        set: { updatedAtMs: job.atMs },
+        setWhere: sql`excluded.updated_at_ms >= ${segmentMembers.updatedAtMs}`,
+      });
+    return;
+  }
+  await db.delete(segmentMembers).where(and(pair, lte(segmentMembers.updatedAtMs, job.atMs)));
+}
+
 /** Contacts asked to re-sync per queue message. */
 export const SYNC_PAGE_SIZE = 100;
 
@@ -116,6 +144,9 @@ export async function consumeBatch(
             break;
           case "sync-contacts":
             await syncContacts(deps.env, job);
+            break;
+          case "segment-membership":
+            await mirrorMembership(deps.env, job);
             break;
         }
         message.ack();

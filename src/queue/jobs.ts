@@ -73,4 +73,14 @@ export interface SyncContactsJob {
   afterContactId: string | null;
 }
 
-export type Job = SendJob | MetricsJob | ContactIndexJob | EngagementJob | SyncContactsJob;
+/** A contact entered (`member`) or left a segment; mirrored into D1 `segment_members`. */
+export interface SegmentMembershipJob {
+  kind: "segment-membership";
+  contactId: string;
+  segmentId: string;
+  member: boolean;
+  atMs: number;
+}
+
+export type Job =
+  SendJob | MetricsJob | ContactIndexJob | EngagementJob | SyncContactsJob | SegmentMembershipJob;

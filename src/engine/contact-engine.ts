@@ -1,0 +1,459 @@
+import type { Job, MetricCount, SendJob } from "../queue/jobs";
+import type { Condition } from "./condition";
+import type { ConsentStatus, ContactEvent, ContactSnapshot } from "./contact";
+import type { ContactState } from "./contact-state";
+import { decideEntry, eventConverts, eventExits, eventTriggers } from "./entry";
+import {
+  advanceRun,
+  contactTimeZone,
+  endRun,
+  newRun,
+  type AdvanceResult,
+  type FrequencyCaps,
+  type RunInput,
+} from "./interpreter";
+import type { RunState, StepMetric, TraceEntry } from "./run";
+import type { Scenario } from "./scenario";
+import { syncContactTriggers, fireDueTriggers } from "./contact-triggers";
+import { syntheticTrigger } from "./triggers";
+
+/** One call of the Segment API, validated, addressed to this contact. */
+export interface IngestCall {
+  type: ContactEvent["type"];
+  messageId: string;
+  name: string;
+  traits: Record<string, unknown> | null;
+  properties: Record<string, unknown>;
+  timestampMs: number | null;
+  timeZone: string | null;
+}
+
+/** The published definitions an operation decides with. */
+export interface EngineCatalog {
+  scenarios: Array<{ scenario: Scenario; version: number }>;
+  segments: Record<string, Condition>;
+}
+
+/** Ids-only log lines; the object passes its logger, the simulator a silent one. */
+export interface EngineLogger {
+  info(event: string, fields?: Record<string, unknown>): void;
+}
+
+export type EntryResult = { entered: boolean; reason: string | null; runId: string | null };
+
+/** What one operation produced, for the shell to carry out after saving the state. */
+export interface OperationOutput {
+  jobs: Array<{ key: string; job: Job; replace: boolean }>;
+  trace: Array<TraceEntry & { runId: string; scenarioId: string; version: number }>;
+}
+
+/**
+ * The contact's decisions, free of storage and platform: events, timers, engagements and
+ * enrolments go in; runs are advanced through the interpreter and the resulting jobs come out.
+ * The contact object runs it inside a SQLite transaction; the simulator on memory and a clock.
+ */
+export class ContactEngine {
+  readonly output: OperationOutput = { jobs: [], trace: [] };
+  readonly snapshot: ContactSnapshot;
+  private readonly metrics = new Map<string, MetricCount>();
+
+  constructor(
+    readonly deps: {
+      state: ContactState;
+      contactId: string;
+      nowMs: number;
+      catalog: EngineCatalog;
+      /** Every scenario version a live run may be on, by `id@version`. */
+      versions: Map<string, Scenario>;
+      caps: FrequencyCaps;
+      logger: EngineLogger;
+    },
+  ) {
+    this.snapshot = deps.state.snapshot(deps.contactId);
+  }
+
+  private get state(): ContactState {
+    return this.deps.state;
+  }
+
+  private get nowMs(): number {
+    return this.deps.nowMs;
+  }
+
+  /** Applies one Segment call; false when its messageId was already seen. */
+  applyCall(call: IngestCall): boolean {
+    if (!this.state.markSeen(call.messageId, this.nowMs)) return false;
+    const profile = this.ensureProfile();
+    const traits = { ...profile.traits };
+    for (const [trait, value] of Object.entries(call.traits ?? {})) {
+      if (value === null) delete traits[trait];
+      else traits[trait] = value;
+    }
+    const contextTimeZone = call.timeZone ?? profile.contextTimeZone;
+    this.state.writeProfile({ ...profile, traits, contextTimeZone, lastSeenMs: this.nowMs });
+    this.snapshot.traits = traits;
+    this.snapshot.contextTimeZone = contextTimeZone;
+    if (call.traits) {
+      this.applyConsentTraits(call.traits);
+      this.queueIndexUpdate();
+    }
+    if (call.type === "identify" || call.type === "alias") return true;
+
+    const event: ContactEvent = {
+      id: call.messageId,
+      type: call.type,
+      name: call.name,
+      properties: call.properties,
+      atMs: call.timestampMs ?? this.nowMs,
+      receivedAtMs: this.nowMs,
+    };
+    this.state.appendEvent(event);
+    this.snapshot.events.push(event);
+    this.processEvent(event);
+    return true;
+  }
+
+  /** Wakes the runs and triggers whose time has come. */
+  fireDue(): void {
+    for (const runId of this.state.dueRuns(this.nowMs)) {
+      const run = this.state.readRun(runId);
+      const scenario = run && this.versionOf(run);
+      if (!run || !scenario) continue;
+      this.advance({ run, scenario, input: { kind: "timer" } });
+    }
+    fireDueTriggers(this);
+  }
+
+  /** Records an engagement and wakes the runs waiting for it, when a person made it. */
+  engage(input: {
+    messageId: string;
+    kind: "delivered" | "opened" | "clicked" | "bounced" | "complained";
+    atMs: number;
+    machine: boolean;
+    reason: string | null;
+    url: string | null;
+    source: string;
+  }): boolean {
+    const sent = this.state.handedOff(input.messageId);
+    const isNew =
+      input.kind === "complained" ||
+      this.state.addEngagement({
+        messageId: input.messageId,
+        kind: input.kind,
+        atMs: input.atMs,
+        machine: input.machine,
+      });
+    if (!isNew) return false;
+    this.emit(`${input.messageId}:${input.kind}:${input.atMs}`, {
+      kind: "engagement",
+      messageId: input.messageId,
+      contactId: this.deps.contactId,
+      scenarioId: sent?.scenarioId ?? null,
+      stepId: sent?.stepId ?? null,
+      engagement: input.kind,
+      atMs: input.atMs,
+      machine: input.machine,
+      reason: input.reason,
+      url: input.url,
+      source: input.source,
+    });
+    if (input.machine || input.kind === "complained") return true;
+
+    this.snapshot.engagements.push({ ...input, kind: input.kind });
+    for (const run of this.state.readRuns({ status: "active" })) {
+      const scenario = this.versionOf(run);
+      if (!scenario || run.wait?.kind !== "engagement") continue;
+      if (!Object.values(run.sent).includes(input.messageId)) continue;
+      this.advance({ run, scenario, input: { kind: "engagement", messageId: input.messageId } });
+    }
+    return true;
+  }
+
+  /** Enters a scenario whose trigger is `api` or this `campaign`, outside of any event. */
+  enterExplicitly(input: {
+    scenarioId: string;
+    triggerType: "api" | "campaign";
+    campaignId?: string;
+    triggerId: string;
+    properties: Record<string, unknown>;
+  }): EntryResult {
+    this.ensureProfile();
+    const entry = this.deps.catalog.scenarios.find((item) => item.scenario.id === input.scenarioId);
+    const trigger = entry?.scenario.trigger;
+    const matches =
+      trigger?.type === input.triggerType &&
+      (trigger.type !== "campaign" || trigger.campaign === input.campaignId);
+    if (!entry || !matches) {
+      return {
+        entered: false,
+        reason: `not an active scenario with a ${input.triggerType} trigger`,
+        runId: null,
+      };
+    }
+    const event = syntheticTrigger({
+      id: input.triggerId,
+      name: input.triggerType === "api" ? "API Enrolment" : "Campaign Reached",
+      properties: input.properties,
+      atMs: this.nowMs,
+      nowMs: this.nowMs,
+    });
+    return this.tryEnter({ scenario: entry.scenario, version: entry.version, trigger: event });
+  }
+
+  /** Sets consent from the API, an unsubscribe link, a bounce or an SMS keyword. */
+  setConsent(input: { topic: string; status: ConsentStatus; source: string; atMs: number }): void {
+    this.state.writeConsent(input);
+    this.snapshot.consent[input.topic] = input.status;
+  }
+
+  /** Ends the operation: re-arms the contact's own triggers and queues its counters. */
+  finish(): OperationOutput {
+    if (this.state.readProfile()) syncContactTriggers(this);
+    if (this.metrics.size > 0) {
+      const batchId = `${this.deps.contactId}:metrics:${this.nowMs}:${this.output.jobs.length}`;
+      this.emit(batchId, { kind: "metrics", batchId, counts: [...this.metrics.values()] });
+    }
+    return this.output;
+  }
+
+  /** Exits, goals and waits of the runs first, then new entries. */
+  private processEvent(event: ContactEvent): void {
+    const segments = this.deps.catalog.segments;
+    for (const run of this.state.readRuns()) {
+      const scenario = this.versionOf(run);
+      if (!scenario) continue;
+      const args = { scenario, run, event, contact: this.snapshot, segments, nowMs: this.nowMs };
+      if (eventConverts(args)) {
+        run.convertedAtMs = this.nowMs;
+        this.state.writeRun(run);
+        this.count(run, scenario.start, "converted");
+        this.log("run:convert", { runId: run.id });
+        this.traceOf(run, { atMs: this.nowMs, stepId: null, kind: "goal", detail: event.name });
+      }
+      if (run.status !== "active") continue;
+      if (eventExits(args)) {
+        endRun({ run, atMs: this.nowMs, status: "exited", reason: `exit event ${event.name}` });
+        this.state.writeRun(run);
+        this.count(run, scenario.start, "exited");
+        this.log("run:exit", { runId: run.id, reason: event.name });
+        this.traceOf(run, {
+          atMs: this.nowMs,
+          stepId: null,
+          kind: "exit",
+          detail: `exit event ${event.name}`,
+        });
+        continue;
+      }
+      if (run.wait?.kind === "event")
+        this.advance({ run, scenario, input: { kind: "event", event } });
+    }
+
+    for (const { scenario, version } of this.deps.catalog.scenarios) {
+      const args = { scenario, event, contact: this.snapshot, segments, nowMs: this.nowMs };
+      if (eventTriggers(args)) this.tryEnter({ scenario, version, trigger: event });
+    }
+  }
+
+  /** Enters a run if the entry rules allow it; the run id is derived from its trigger. */
+  tryEnter(input: {
+    scenario: Scenario;
+    version: number;
+    trigger: ContactEvent | null;
+  }): EntryResult {
+    const { scenario, version, trigger } = input;
+    const decision = decideEntry({
+      scenario,
+      contact: this.snapshot,
+      history: this.state.entryHistory(scenario.id),
+      trigger,
+      segments: this.deps.catalog.segments,
+      nowMs: this.nowMs,
+    });
+    if (!decision.enter) {
+      this.log("run:skip", { scenarioId: scenario.id, reason: decision.reason });
+      return { entered: false, reason: decision.reason, runId: null };
+    }
+
+    const run = newRun({
+      id: `${scenario.id}@${version}/${trigger?.id ?? this.nowMs}`,
+      scenario,
+      version,
+      trigger,
+      enteredAtMs: this.nowMs,
+      timeZone: contactTimeZone(scenario, this.snapshot),
+    });
+    this.log("run:enter", { scenarioId: scenario.id, runId: run.id });
+    this.advance({ run, scenario, input: { kind: "start" } });
+    return { entered: true, reason: null, runId: run.id };
+  }
+
+  private advance(input: { run: RunState; scenario: Scenario; input: RunInput }): void {
+    const result = advanceRun({
+      scenario: input.scenario,
+      run: input.run,
+      input: input.input,
+      contact: this.snapshot,
+      segments: this.deps.catalog.segments,
+      nowMs: this.nowMs,
+      caps: this.deps.caps,
+    });
+    this.state.writeRun(result.run);
+    for (const entry of result.trace) this.traceOf(result.run, entry);
+    this.applyEffects({
+      scenario: input.scenario,
+      result,
+      event: input.input.kind === "event" ? input.input.event : null,
+    });
+  }
+
+  private applyEffects(input: {
+    scenario: Scenario;
+    result: AdvanceResult;
+    event: ContactEvent | null;
+  }): void {
+    const { scenario, result } = input;
+    const run = result.run;
+    for (const effect of result.effects) {
+      switch (effect.type) {
+        case "metric":
+          this.count(run, effect.stepId, effect.metric);
+          break;
+        case "update": {
+          const profile = this.state.readProfile();
+          if (!profile) break;
+          this.state.writeProfile({ ...profile, traits: result.traits, lastSeenMs: this.nowMs });
+          this.snapshot.traits = result.traits;
+          this.queueIndexUpdate();
+          break;
+        }
+        case "send":
+        case "suppress": {
+          const marketing = scenario.consent !== "transactional" && effect.channel !== "internal";
+          const job: SendJob = {
+            kind: "send",
+            messageId: effect.key,
+            contactId: this.deps.contactId,
+            scenarioId: run.scenarioId,
+            scenarioVersion: run.version,
+            runId: run.id,
+            stepId: effect.stepId,
+            channel: effect.channel,
+            templateId: effect.template,
+            to: effect.type === "send" ? effect.to : null,
+            topic: scenario.consent,
+            transactional: scenario.consent === "transactional",
+            suppressedReason: effect.type === "suppress" ? effect.reason : null,
+            trigger: run.trigger,
+            event: input.event,
+            createdAtMs: this.nowMs,
+          };
+          this.emit(job.messageId, job);
+          if (effect.type === "send") {
+            this.state.recordSend({
+              messageId: effect.key,
+              channel: effect.channel,
+              marketing,
+              atMs: effect.atMs,
+            });
+            this.snapshot.sends = [
+              ...(this.snapshot.sends ?? []),
+              { channel: effect.channel, marketing, atMs: effect.atMs },
+            ];
+          }
+          this.log(effect.type === "send" ? "message:queue" : "message:suppress", {
+            runId: run.id,
+            stepId: effect.stepId,
+          });
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Consent carried by `identify`: `unsubscribed: true|false` for all marketing, and
+   * `subscriptions: { <topic>: true|false }` per topic.
+   */
+  private applyConsentTraits(traits: Record<string, unknown>): void {
+    const changes: Array<[string, boolean]> = [];
+    if (typeof traits.unsubscribed === "boolean") changes.push(["all", !traits.unsubscribed]);
+    const subscriptions = traits.subscriptions;
+    if (subscriptions && typeof subscriptions === "object" && !Array.isArray(subscriptions)) {
+      for (const [topic, value] of Object.entries(subscriptions)) {
+        if (typeof value === "boolean") changes.push([topic, value]);
+      }
+    }
+    for (const [topic, subscribed] of changes) {
+      const status = subscribed ? "subscribed" : "unsubscribed";
+      this.setConsent({ topic, status, source: "identify", atMs: this.nowMs });
+    }
+  }
+
+  ensureProfile() {
+    const existing = this.state.readProfile();
+    if (existing) return existing;
+    const profile = {
+      contactId: this.deps.contactId,
+      traits: {},
+      contextTimeZone: null,
+      firstSeenMs: this.nowMs,
+      lastSeenMs: this.nowMs,
+    };
+    this.state.writeProfile(profile);
+    return profile;
+  }
+
+  private queueIndexUpdate(): void {
+    const profile = this.state.readProfile();
+    if (!profile) return;
+    const traits = this.snapshot.traits;
+    // One index row per contact: a later update in the same operation replaces the job.
+    this.emit(
+      `${this.deps.contactId}:index`,
+      {
+        kind: "contact-index",
+        contactId: this.deps.contactId,
+        traits,
+        timeZone: (traits.timezone as string | undefined) ?? this.snapshot.contextTimeZone,
+        firstSeenAtMs: profile.firstSeenMs,
+        lastSeenAtMs: this.nowMs,
+      },
+      true,
+    );
+  }
+
+  versionOf(run: RunState): Scenario | undefined {
+    return this.deps.versions.get(`${run.scenarioId}@${run.version}`);
+  }
+
+  emit(key: string, job: Job, replace = false): void {
+    this.output.jobs.push({ key, job, replace });
+  }
+
+  private count(run: RunState, stepId: string, metric: StepMetric): void {
+    const key = `${run.scenarioId}@${run.version}/${stepId}/${metric}`;
+    const current = this.metrics.get(key);
+    if (current) current.count += 1;
+    else
+      this.metrics.set(key, {
+        scenarioId: run.scenarioId,
+        version: run.version,
+        stepId,
+        metric,
+        count: 1,
+      });
+  }
+
+  private traceOf(run: RunState, entry: TraceEntry): void {
+    this.output.trace.push({
+      ...entry,
+      runId: run.id,
+      scenarioId: run.scenarioId,
+      version: run.version,
+    });
+  }
+
+  log(event: string, fields: Record<string, unknown>): void {
+    this.deps.logger.info(event, { contactId: this.deps.contactId, ...fields });
+  }
+}
