@@ -19,6 +19,7 @@ export default defineConfig(async () => {
                   ADMIN_KEY: "test-admin-key",
                   TRACKING_SECRET: "test-tracking-secret",
                   LOG_LEVEL: "silent",
+                  ALARMS: "manual",
                   PUBLIC_URL: "http://parcours.test",
                   POSTMARK_WEBHOOK_USER: "postmark-user",
                   POSTMARK_WEBHOOK_PASSWORD: "postmark-password",

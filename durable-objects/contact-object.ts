@@ -17,6 +17,12 @@ export type { IngestCall };
 /** Soft bounces in a row after which an address is suppressed like a hard bounce. */
 export const SOFT_BOUNCES_BEFORE_SUPPRESSION = 3;
 
+/**
+ * With `ALARMS=manual` (the test suite, whose clock is virtual) the object records its next
+ * wake-up instead of asking the runtime, which would fire past alarms on the real clock.
+ */
+export const MANUAL_ALARM_KEY = "manual_alarm_ms";
+
 /** Delay before retrying jobs the queue refused. */
 const DISPATCH_RETRY_MS = 10_000;
 
@@ -301,8 +307,15 @@ export class ContactObject extends DurableObject<Env> {
       schedule: this.store.schedule(),
       events: this.store.readEvents(),
       triggers: this.store.triggerStates(),
-      alarmAtMs: await this.ctx.storage.getAlarm(),
+      alarmAtMs: await this.alarmAtMs(),
     };
+  }
+
+  /** When the object will wake next: the runtime's alarm, or the recorded one in manual mode. */
+  async alarmAtMs(): Promise<number | null> {
+    if (this.env.ALARMS !== "manual") return this.ctx.storage.getAlarm();
+    const recorded = this.store.readMeta(MANUAL_ALARM_KEY);
+    return recorded ? Number(recorded) : null;
   }
 
   /** Jobs this object handed to the queue, oldest first. */
@@ -396,6 +409,10 @@ export class ContactObject extends DurableObject<Env> {
       (ms): ms is number => ms !== null,
     );
     const nextMs = candidates.length > 0 ? Math.min(...candidates) : null;
+    if (this.env.ALARMS === "manual") {
+      this.store.writeMeta(MANUAL_ALARM_KEY, nextMs === null ? "" : String(nextMs));
+      return;
+    }
     const currentMs = await this.ctx.storage.getAlarm();
     if (nextMs === null) {
       if (currentMs !== null) await this.ctx.storage.deleteAlarm();

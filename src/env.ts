@@ -15,4 +15,6 @@ export interface Env {
   TWILIO_AUTH_TOKEN?: string;
   /** JSON, e.g. `{"email":{"max":3,"within":"P7D"}}`; empty means no cap. */
   FREQUENCY_CAPS?: string;
+  /** "manual" only in the test suite: alarms are recorded and fired by the tests. */
+  ALARMS?: string;
 }

@@ -1,7 +1,8 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ContactObject } from "../durable-objects/contact-object";
 import { contactStub } from "../durable-objects/contact-stub";
+import { fireAlarm } from "./helpers/alarms";
 import { restoreClock, useVirtualClock } from "./helpers/clock";
 import {
   admin,
@@ -20,11 +21,6 @@ import {
 
 const stubOf = (contactId: string) => env.CONTACTS.get(env.CONTACTS.idFromName(contactId));
 const view = (contactId: string) => contactStub(env, contactId).view();
-
-/** Fires the contact's alarm as the runtime would when its time has come. */
-async function fireAlarm(contactId: string): Promise<boolean> {
-  return runDurableObjectAlarm(stubOf(contactId));
-}
 
 beforeAll(async () => {
   await publishDemoTemplates();

@@ -1,6 +1,7 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { contactStub } from "../durable-objects/contact-stub";
+import { fireAlarm } from "./helpers/alarms";
 import { restoreClock, useVirtualClock } from "./helpers/clock";
 import {
   admin,
@@ -16,8 +17,6 @@ import {
 import { hit, trackingUrls } from "./helpers/tracking";
 
 const view = (contactId: string) => contactStub(env, contactId).view();
-const fireAlarm = (contactId: string) =>
-  runDurableObjectAlarm(env.CONTACTS.get(env.CONTACTS.idFromName(contactId)));
 
 beforeAll(async () => {
   await publishDemoTemplates();

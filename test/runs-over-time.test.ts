@@ -1,6 +1,7 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { contactStub } from "../durable-objects/contact-stub";
+import { fireAlarm } from "./helpers/alarms";
 import { restoreClock, useVirtualClock } from "./helpers/clock";
 import {
   admin,
@@ -14,8 +15,6 @@ import {
 } from "./helpers/fixtures";
 
 const view = (contactId: string) => contactStub(env, contactId).view();
-const fireAlarm = (contactId: string) =>
-  runDurableObjectAlarm(env.CONTACTS.get(env.CONTACTS.idFromName(contactId)));
 
 /** A one-step follow-up after a wait, for time and re-entry cases. */
 function followUp(input: {

@@ -20,6 +20,7 @@ import { compileTemplate, type CompiledTemplate } from "../templates/compile";
 import { parseTemplate } from "../templates/template";
 import type { Job } from "../queue/jobs";
 import { contactRoutes } from "./contacts";
+import { simulateRoutes } from "./simulate";
 import { statsRoutes } from "./stats";
 
 const DOCUMENT_LIMIT_BYTES = 256 * 1024;
@@ -248,6 +249,7 @@ adminRoutes.post("/scenarios/:id/enrol", async (c) => {
   }
   return c.json(result, result.entered ? 201 : 200);
 });
+adminRoutes.route("/scenarios", simulateRoutes);
 adminRoutes.route("/scenarios", definitionRoutes(scenarioRules));
 adminRoutes.route("/templates", definitionRoutes(templateRules));
 adminRoutes.route("/segments", definitionRoutes(segmentRules));
