@@ -153,7 +153,7 @@ function readyBanner(input: { baseUrl: string; secrets: Secrets }): string {
     "Parcours is ready.",
     "",
     `  engine     ${baseUrl}`,
-    `  dashboard  ${baseUrl}/`,
+    `  dashboard  ${baseUrl}/?key=${encodeURIComponent(secrets.ADMIN_KEY)}`,
     `  outbox     ${baseUrl}/api/outbox`,
     `  write key  ${secrets.WRITE_KEY}    (HTTP Basic user name on /v1/*)`,
     `  admin key  ${secrets.ADMIN_KEY}    (Authorization: Bearer on /api/*)`,

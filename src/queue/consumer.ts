@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { campaignDependencies, handleCampaignJob } from "../campaigns/fan-out";
 import { contacts, engagements, segmentMembers, stepMetrics } from "../db/schema";
 import type { Env } from "../env";
 import type { Logger } from "../shared/logger";
@@ -147,6 +148,15 @@ export async function consumeBatch(
             break;
           case "segment-membership":
             await mirrorMembership(deps.env, job);
+            break;
+          case "campaign-start":
+          case "campaign-page":
+          case "campaign-finish":
+            await handleCampaignJob({
+              job,
+              attempts: message.attempts,
+              deps: campaignDependencies(deps),
+            });
             break;
         }
         message.ack();

@@ -1,4 +1,5 @@
 import type { ContactEvent } from "../engine/contact";
+import type { CampaignJob } from "../campaigns/jobs";
 import type { StepMetric } from "../engine/run";
 import type { Channel } from "../engine/scenario";
 
@@ -83,4 +84,10 @@ export interface SegmentMembershipJob {
 }
 
 export type Job =
-  SendJob | MetricsJob | ContactIndexJob | EngagementJob | SyncContactsJob | SegmentMembershipJob;
+  | SendJob
+  | MetricsJob
+  | ContactIndexJob
+  | EngagementJob
+  | SyncContactsJob
+  | SegmentMembershipJob
+  | CampaignJob;

@@ -19,6 +19,8 @@ import { badRequest, HttpError, notFound, readJson } from "../http/errors";
 import { compileTemplate, type CompiledTemplate } from "../templates/compile";
 import { parseTemplate } from "../templates/template";
 import type { Job } from "../queue/jobs";
+import { segmentSize } from "../campaigns/store";
+import { campaignRoutes, segmentSizeRoutes } from "./campaigns";
 import { contactRoutes } from "./contacts";
 import { simulateRoutes } from "./simulate";
 import { statsRoutes } from "./stats";
@@ -170,7 +172,8 @@ function definitionRoutes(rules: DefinitionRules): Hono<AppEnv> {
   routes.get("/:id", async (c) => {
     const detail = await repo(c.env).get(c.req.param("id"));
     if (!detail) throw notFound(`${rules.kind} "${c.req.param("id")}"`);
-    return c.json(detail);
+    if (rules.kind !== "segment") return c.json(detail);
+    return c.json({ ...detail, size: await segmentSize(c.env.DB, detail.id) });
   });
 
   routes.get("/:id/versions/:version", async (c) => {
@@ -252,7 +255,9 @@ adminRoutes.post("/scenarios/:id/enrol", async (c) => {
 adminRoutes.route("/scenarios", simulateRoutes);
 adminRoutes.route("/scenarios", definitionRoutes(scenarioRules));
 adminRoutes.route("/templates", definitionRoutes(templateRules));
+adminRoutes.route("/segments", segmentSizeRoutes);
 adminRoutes.route("/segments", definitionRoutes(segmentRules));
+adminRoutes.route("/campaigns", campaignRoutes);
 adminRoutes.route("/contacts", contactRoutes);
 adminRoutes.route("/stats", statsRoutes);
 
