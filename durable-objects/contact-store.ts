@@ -313,7 +313,7 @@ export class ContactStore implements ContactState {
       run.enteredAtMs,
       run.endedAtMs,
     );
-    if (run.status === "active" && run.wait) {
+    if (run.status === "active" && run.wait && !run.heldAtMs) {
       this.sql.exec(
         `INSERT INTO schedule (run_id, due_at_ms) VALUES (?, ?)
          ON CONFLICT (run_id) DO UPDATE SET due_at_ms = excluded.due_at_ms`,

@@ -1,10 +1,13 @@
 import type { Condition } from "../engine/condition";
 import type { Scenario } from "../engine/scenario";
+import type { DefinitionStatus } from "../db/schema";
 
 /** The published, active definitions a contact object decides with. */
 export interface Catalog {
   scenarios: Array<{ scenario: Scenario; version: number }>;
   segments: Record<string, Condition>;
+  /** Status of every scenario, so runs of paused or stopped scenarios are held or ended. */
+  statuses: Record<string, DefinitionStatus>;
   loadedAtMs: number;
 }
 
@@ -25,7 +28,7 @@ export function invalidateCatalog(): void {
 }
 
 async function loadCatalog(db: D1Database, nowMs: number): Promise<Catalog> {
-  const [scenarioRows, segmentRows] = await db.batch([
+  const [scenarioRows, segmentRows, statusRows] = await db.batch([
     db.prepare(
       `SELECT v.id AS id, v.version AS version, v.document AS document
        FROM scenarios s JOIN scenario_versions v
@@ -38,6 +41,7 @@ async function loadCatalog(db: D1Database, nowMs: number): Promise<Catalog> {
          ON v.id = s.id AND v.version = s.current_version
        WHERE s.status <> 'archived'`,
     ),
+    db.prepare("SELECT id, status FROM scenarios"),
   ]);
 
   const scenarios = (scenarioRows?.results ?? []).map((row) => {
@@ -52,7 +56,12 @@ async function loadCatalog(db: D1Database, nowMs: number): Promise<Catalog> {
     const record = row as { id: string; document: string };
     segments[record.id] = (JSON.parse(record.document) as { condition: Condition }).condition;
   }
-  return { scenarios, segments, loadedAtMs: nowMs };
+  const statuses: Record<string, DefinitionStatus> = {};
+  for (const row of statusRows?.results ?? []) {
+    const record = row as { id: string; status: DefinitionStatus };
+    statuses[record.id] = record.status;
+  }
+  return { scenarios, segments, statuses, loadedAtMs: nowMs };
 }
 
 /** The active catalog, from the isolate's cache when fresh. */

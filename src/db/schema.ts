@@ -1,7 +1,7 @@
 import { integer, primaryKey, sqliteTable, text, index } from "drizzle-orm/sqlite-core";
 
 /** Lifecycle of a scenario, template or segment definition. */
-export type DefinitionStatus = "draft" | "active" | "paused" | "archived";
+export type DefinitionStatus = "draft" | "active" | "paused" | "stopped" | "archived";
 
 export const scenarios = sqliteTable("scenarios", {
   id: text("id").primaryKey(),

@@ -32,6 +32,8 @@ export interface IngestCall {
 export interface EngineCatalog {
   scenarios: Array<{ scenario: Scenario; version: number }>;
   segments: Record<string, Condition>;
+  /** Scenario statuses; a run of a `paused` scenario is held, of a `stopped` one ended. */
+  statuses?: Record<string, string>;
 }
 
 /** Ids-only log lines; the object passes its logger, the simulator a silent one. */
@@ -119,6 +121,12 @@ export class ContactEngine {
       const run = this.state.readRun(runId);
       const scenario = run && this.versionOf(run);
       if (!run || !scenario) continue;
+      if (this.statusOf(run) === "paused") {
+        run.heldAtMs = this.nowMs;
+        this.state.writeRun(run);
+        this.log("run:hold", { runId: run.id });
+        continue;
+      }
       this.advance({ run, scenario, input: { kind: "timer" } });
     }
     fireDueTriggers(this);
@@ -162,7 +170,7 @@ export class ContactEngine {
     this.snapshot.engagements.push({ ...input, kind: input.kind });
     for (const run of this.state.readRuns({ status: "active" })) {
       const scenario = this.versionOf(run);
-      if (!scenario || run.wait?.kind !== "engagement") continue;
+      if (!scenario || run.wait?.kind !== "engagement" || this.statusOf(run) === "paused") continue;
       if (!Object.values(run.sent).includes(input.messageId)) continue;
       this.advance({ run, scenario, input: { kind: "engagement", messageId: input.messageId } });
     }
@@ -208,12 +216,37 @@ export class ContactEngine {
 
   /** Ends the operation: re-arms the contact's own triggers and queues its counters. */
   finish(): OperationOutput {
+    this.reconcileRuns();
     if (this.state.readProfile()) syncContactTriggers(this);
     if (this.metrics.size > 0) {
       const batchId = `${this.deps.contactId}:metrics:${this.nowMs}:${this.output.jobs.length}`;
       this.emit(batchId, { kind: "metrics", batchId, counts: [...this.metrics.values()] });
     }
     return this.output;
+  }
+
+  /**
+   * Brings live runs in line with their scenario's status: a stopped scenario ends them at
+   * once, a resumed one releases the timers held while it was paused.
+   */
+  private reconcileRuns(): void {
+    for (const run of this.state.readRuns({ status: "active" })) {
+      const status = this.statusOf(run);
+      if (status === "stopped") {
+        endRun({ run, atMs: this.nowMs, status: "exited", reason: "scenario stopped" });
+        this.state.writeRun(run);
+        this.count(run, run.wait?.stepId ?? "(run)", "exited");
+        this.log("run:stop", { runId: run.id });
+      } else if (status === "active" && run.heldAtMs) {
+        run.heldAtMs = null;
+        this.state.writeRun(run);
+        this.log("run:release", { runId: run.id });
+      }
+    }
+  }
+
+  private statusOf(run: RunState): string {
+    return this.deps.catalog.statuses?.[run.scenarioId] ?? "active";
   }
 
   /** Exits, goals and waits of the runs first, then new entries. */
@@ -244,8 +277,9 @@ export class ContactEngine {
         });
         continue;
       }
-      if (run.wait?.kind === "event")
+      if (run.wait?.kind === "event" && this.statusOf(run) !== "paused") {
         this.advance({ run, scenario, input: { kind: "event", event } });
+      }
     }
 
     for (const { scenario, version } of this.deps.catalog.scenarios) {
@@ -400,6 +434,8 @@ export class ContactEngine {
       lastSeenMs: this.nowMs,
     };
     this.state.writeProfile(profile);
+    // Every contact is in the D1 index, so that a stop or a resume can reach it.
+    this.queueIndexUpdate();
     return profile;
   }
 

@@ -40,6 +40,9 @@ export interface AdvanceResult {
  */
 export const ENGAGEMENT_GRACE_MS = 2 * 60_000;
 
+/** How late a send may go out (after a pause) unless the scenario says `maxLateness`. */
+export const DEFAULT_MAX_LATENESS = "P1D";
+
 /** Guards against a graph the validator should have refused. */
 const MAX_STEPS_PER_ADVANCE = 200;
 
@@ -131,8 +134,10 @@ export function advanceRun(args: AdvanceInput): AdvanceResult {
   const trace: TraceEntry[] = [];
   const timeZone = contactTimeZone(scenario, contact);
 
+  // Sends made earlier in this advance count toward the frequency cap of the next send step.
+  const sends = [...(contact.sends ?? [])];
   const context = (atMs: number): EvaluationContext => ({
-    contact: { ...contact, traits },
+    contact: { ...contact, traits, sends },
     nowMs: atMs,
     timeZone,
     segments,
@@ -184,6 +189,7 @@ export function advanceRun(args: AdvanceInput): AdvanceResult {
       effects,
       trace,
       caps: args.caps ?? {},
+      nowMs,
     });
     stepId = outcome;
   }
@@ -334,6 +340,7 @@ function executeStep(input: {
   effects: Effect[];
   trace: TraceEntry[];
   caps: FrequencyCaps;
+  nowMs: number;
 }): string | null {
   const { scenario, run, stepId, step, clockMs, timeZone, ctx, traits, effects, trace } = input;
   const park = (wait: RunWait, detail: string): null => {
@@ -348,18 +355,44 @@ function executeStep(input: {
 
   switch (step.type) {
     case "send": {
+      // A send runs late when its scenario was paused: the window is checked when it really
+      // goes out, and one later than the scenario allows is dropped, not sent out of context.
+      const sendAtMs = Math.max(clockMs, input.nowMs);
       if (scenario.sendWindow) {
         const opensAtMs = nextWindowOpening({
-          atMs: clockMs,
+          atMs: sendAtMs,
           window: scenario.sendWindow,
           timeZone,
         });
-        if (opensAtMs > clockMs) {
+        if (opensAtMs > sendAtMs) {
           return park(
             { kind: "window", stepId, startedAtMs: clockMs, dueAtMs: opensAtMs },
             "send window closed",
           );
         }
+      }
+      const lateByMs = sendAtMs - clockMs;
+      const allowedMs =
+        addIsoDuration({
+          atMs: clockMs,
+          iso: scenario.maxLateness ?? DEFAULT_MAX_LATENESS,
+          timeZone,
+        }) - clockMs;
+      if (lateByMs > allowedMs) {
+        const key = messageKey({ contactId: ctx.contact.id, run, stepId });
+        const reason = `late by ${Math.round(lateByMs / 60_000)} min`;
+        effects.push({
+          type: "suppress",
+          key,
+          stepId,
+          channel: step.channel,
+          template: step.template,
+          reason,
+          atMs: clockMs,
+        });
+        effects.push({ type: "metric", stepId, metric: "suppressed", atMs: clockMs });
+        trace.push({ atMs: clockMs, stepId, kind: "suppress", detail: reason });
+        return step.next;
       }
       const transactional = scenario.consent === "transactional";
       const capFreeAtMs = transactional
@@ -422,6 +455,8 @@ function executeStep(input: {
           transactional,
           atMs: clockMs,
         });
+        const marketing = !transactional && step.channel !== "internal";
+        ctx.contact.sends?.push({ channel: step.channel, marketing, atMs: clockMs });
         effects.push({ type: "metric", stepId, metric: "sent", atMs: clockMs });
         trace.push({
           atMs: clockMs,

@@ -36,6 +36,8 @@ export interface RunState {
   variants: Record<string, string>;
   endedAtMs: number | null;
   endReason: string | null;
+  /** Set while the run's scenario is paused: its timer is held, nothing is skipped. */
+  heldAtMs?: number | null;
   goalDeadlineMs: number | null;
   convertedAtMs: number | null;
 }

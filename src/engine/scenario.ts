@@ -161,6 +161,8 @@ const scenarioShape = z.strictObject({
   timezone: z.string().min(1).optional(),
   /** What a marketing send does when the contact's frequency cap is reached (default wait). */
   frequencyCap: z.enum(["wait", "drop"]).optional(),
+  /** How late a send may still go out after a pause (default P1D); later ones are dropped. */
+  maxLateness: durationSchema.optional(),
   start: stepIdSchema,
   steps: z.record(stepIdSchema, stepSchema),
 });

@@ -39,6 +39,8 @@ interface DefinitionRules {
   checkReferences?(env: Env, document: unknown): Promise<FieldIssue[]>;
   /** Work a publish starts, such as asking contacts to arm a new scenario's date triggers. */
   afterPublish?(env: Env, document: unknown): Promise<void>;
+  /** Work a status change starts, such as ending or releasing the runs of a scenario. */
+  afterStatusChange?(env: Env, change: { id: string; status: string }): Promise<void>;
 }
 
 /** Triggers that each contact's object arms itself, so a publish must reach every contact. */
@@ -86,6 +88,19 @@ const scenarioRules: DefinitionRules = {
     const job: Job = {
       kind: "sync-contacts",
       reason: `publish ${scenario.id}`,
+      afterContactId: null,
+    };
+    await env.SENDS.send(job, { contentType: "json" });
+  },
+  /**
+   * Paused runs are held lazily, when their timer fires; a resume releases them and a stop
+   * ends them in every contact, so both reach every contact through the queue.
+   */
+  async afterStatusChange(env, change) {
+    if (change.status !== "active" && change.status !== "stopped") return;
+    const job: Job = {
+      kind: "sync-contacts",
+      reason: `${change.status} ${change.id}`,
       afterContactId: null,
     };
     await env.SENDS.send(job, { contentType: "json" });
@@ -205,8 +220,11 @@ function definitionRoutes(rules: DefinitionRules): Hono<AppEnv> {
   for (const [action, status] of [
     ["pause", "paused"],
     ["resume", "active"],
+    ["stop", "stopped"],
     ["archive", "archived"],
   ] as const) {
+    // Only scenarios have runs to stop.
+    if (action === "stop" && rules.kind !== "scenario") continue;
     routes.post(`/:id/${action}`, async (c) => {
       const id = c.req.param("id");
       const detail = await repo(c.env).get(id);
@@ -216,6 +234,7 @@ function definitionRoutes(rules: DefinitionRules): Hono<AppEnv> {
       }
       await repo(c.env).setStatus({ id, status, nowMs: Date.now() });
       invalidateCatalog();
+      await rules.afterStatusChange?.(c.env, { id, status });
       return c.json({ id, status });
     });
   }

@@ -87,8 +87,9 @@ export class MemoryContactState implements ContactState {
 
   writeRun(run: RunState): void {
     this.runs.set(run.id, structuredClone(run));
-    if (run.status === "active" && run.wait) this.schedule.set(run.id, run.wait.dueAtMs);
-    else this.schedule.delete(run.id);
+    if (run.status === "active" && run.wait && !run.heldAtMs) {
+      this.schedule.set(run.id, run.wait.dueAtMs);
+    } else this.schedule.delete(run.id);
   }
 
   entryHistory(scenarioId: string): EntryHistory {
