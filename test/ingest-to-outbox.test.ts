@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it, beforeAll } from "vitest";
 import {
   admin,
@@ -80,5 +81,29 @@ describe("ingest to outbox", () => {
     expect(outbox.filter((m) => m.scenarioId === "password-reset")).toHaveLength(2);
     const contact = await admin(`/contacts/${userId}`);
     expect(contact.body.messages.filter((m: any) => m.status === "sent")).toHaveLength(2);
+  });
+
+  it("exports everything held about a contact, then erases it everywhere", async () => {
+    const userId = freshContactId();
+    await identify(userId, { email: `${userId}@example.test`, first_name: "Eve" });
+    await track({ userId, event: "Trial Booked" });
+    await deliverPending(userId);
+
+    const exported = await admin(`/contacts/${userId}/export`);
+    expect(exported.status).toBe(200);
+    expect(exported.body.profile.traits.first_name).toBe("Eve");
+    expect(exported.body.events.map((e: { name: string }) => e.name)).toEqual(["Trial Booked"]);
+    expect(exported.body.outbox).toHaveLength(1);
+
+    const erased = await admin(`/contacts/${userId}`, { method: "DELETE" });
+    expect(erased.status).toBe(200);
+    expect((await admin(`/contacts/${userId}`)).status).toBe(404);
+    expect(await outboxOf(userId)).toEqual([]);
+    const { results } = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM messages WHERE contact_id = ?1) + (SELECT count(*) FROM contacts WHERE id = ?1) AS n",
+    )
+      .bind(userId)
+      .all<{ n: number }>();
+    expect(results[0]?.n).toBe(0);
   });
 });

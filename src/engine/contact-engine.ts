@@ -15,6 +15,7 @@ import {
 import type { RunState, StepMetric, TraceEntry } from "./run";
 import type { Scenario } from "./scenario";
 import { syncContactTriggers, fireDueTriggers } from "./contact-triggers";
+import { isValidTimeZone } from "./time-zone";
 import { syntheticTrigger } from "./triggers";
 
 /** One call of the Segment API, validated, addressed to this contact. */
@@ -92,6 +93,15 @@ export class ContactEngine {
       else traits[trait] = value;
     }
     const contextTimeZone = call.timeZone ?? profile.contextTimeZone;
+    for (const [field, zone] of [
+      ["traits.timezone", call.traits?.timezone],
+      ["context.timezone", call.timeZone],
+    ] as const) {
+      // An unknown zone is kept as sent but never used: decisions fall back to the next zone.
+      if (typeof zone === "string" && zone !== "" && !isValidTimeZone(zone)) {
+        this.log("timezone:invalid", { field, messageId: call.messageId });
+      }
+    }
     this.state.writeProfile({ ...profile, traits, contextTimeZone, lastSeenMs: this.nowMs });
     this.snapshot.traits = traits;
     this.snapshot.contextTimeZone = contextTimeZone;

@@ -2,7 +2,14 @@ import { desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
-import { contacts, messages, outbox } from "../db/schema";
+import {
+  campaignRecipients,
+  contacts,
+  engagements,
+  messages,
+  outbox,
+  segmentMembers,
+} from "../db/schema";
 import { toFieldIssues } from "../engine/scenario";
 import type { Env } from "../env";
 import { badRequest, notFound, readJson } from "../http/errors";
@@ -93,6 +100,9 @@ contactRoutes.delete("/:id", async (c) => {
     db.delete(contacts).where(eq(contacts.id, contactId)),
     db.delete(messages).where(eq(messages.contactId, contactId)),
     db.delete(outbox).where(eq(outbox.contactId, contactId)),
+    db.delete(engagements).where(eq(engagements.contactId, contactId)),
+    db.delete(segmentMembers).where(eq(segmentMembers.contactId, contactId)),
+    db.delete(campaignRecipients).where(eq(campaignRecipients.contactId, contactId)),
   ]);
   return c.json({ id: contactId, erased: true });
 });
