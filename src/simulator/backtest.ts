@@ -4,10 +4,10 @@
  * and what happened is counted per ISO week. Pure, so the CLI and the workerd tests share it.
  */
 import type { Condition } from "../engine/condition";
-import type { IngestCall } from "../engine/contact-engine";
 import { addIsoDuration, parseDuration } from "../engine/duration";
 import type { FrequencyCaps } from "../engine/interpreter";
 import type { Channel, Scenario } from "../engine/scenario";
+import { callSchema, contactIdOf, toIngestCall } from "../ingest/segment-call";
 import type { SegmentCall } from "../replay/retail";
 import { MemoryContactState } from "./memory-state";
 import { isSend, runOnVirtualClock, type TimedInput } from "./virtual-clock";
@@ -173,52 +173,19 @@ function groupByContact(calls: SegmentCall[]): {
   const byContact = new Map<string, TimedInput[]>();
   let skipped = 0;
   for (const call of calls) {
-    const contactId = call.userId
-      ? call.userId
-      : call.anonymousId
-        ? `anon:${call.anonymousId}`
-        : null;
+    // Validated exactly as `/v1/batch` validates it, and converted the same way.
+    const parsed = callSchema.safeParse(call);
+    const contactId = parsed.success ? contactIdOf(parsed.data) : null;
     const atMs = Date.parse(call.timestamp);
-    if (contactId === null || Number.isNaN(atMs)) {
+    if (!parsed.success || contactId === null || Number.isNaN(atMs)) {
       skipped += 1;
       continue;
     }
     const inputs = byContact.get(contactId) ?? [];
-    inputs.push({ atMs, kind: "call", call: toIngestCall(call, atMs) });
+    inputs.push({ atMs, kind: "call", call: toIngestCall(parsed.data) });
     byContact.set(contactId, inputs);
   }
   return { byContact, skipped };
-}
-
-/** The call as `/v1/batch` hands it to the contact object. */
-function toIngestCall(call: SegmentCall, atMs: number): IngestCall {
-  const common = {
-    messageId: call.messageId,
-    timestampMs: atMs,
-    timeZone: call.context.timezone ?? null,
-  };
-  switch (call.type) {
-    case "identify":
-      return {
-        ...common,
-        type: "identify",
-        name: "identify",
-        traits: call.traits ?? {},
-        properties: {},
-      };
-    case "track":
-      return {
-        ...common,
-        type: "track",
-        name: call.event ?? "",
-        traits: null,
-        properties: call.properties ?? {},
-      };
-    default: {
-      const unknown: never = call.type;
-      throw new Error(`unknown call type ${String(unknown)}`);
-    }
-  }
 }
 
 function emptyTally(): WeekTally {
