@@ -5,90 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unstable_startWorker } from "wrangler";
-import { loadDemo } from "../../scripts/demo";
-import { applyLocalMigrations } from "../../scripts/start";
+import { startLocalEngine, type LocalEngine } from "./local-engine";
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const SHARED_DIR = path.resolve(REPO_ROOT, "../shared");
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const WRITE_KEY = "e2e-dashboard-write-key";
-const ADMIN_KEY = "e2e-dashboard-admin-key";
-const HEALTH_TIMEOUT_MS = 30_000;
-const HEALTH_POLL_INTERVAL_MS = 100;
 /** The dashboard refreshes every 3 s and the queue delivers within a few; 20 s is generous. */
 const LIVE_TIMEOUT_MS = 20_000;
 const VIEWPORT = { width: 1440, height: 900 };
-
-interface LocalEngine {
-  baseUrl: string;
-  stop(): Promise<void>;
-}
-
-/** The worker as `wrangler dev` runs it, on its own port and storage, without file watching. */
-async function startEngine(): Promise<LocalEngine> {
-  const persistDir = await mkdtemp(path.join(tmpdir(), "parcours-e2e-dashboard-"));
-  await applyLocalMigrations({ persistTo: persistDir });
-
-  const worker = await unstable_startWorker({
-    config: path.join(REPO_ROOT, "wrangler.toml"),
-    bindings: {
-      WRITE_KEY: { type: "plain_text", value: WRITE_KEY },
-      ADMIN_KEY: { type: "plain_text", value: ADMIN_KEY },
-      TRACKING_SECRET: { type: "plain_text", value: "e2e-dashboard-tracking-secret" },
-      LOG_LEVEL: { type: "plain_text", value: "silent" },
-    },
-    sendMetrics: false,
-    dev: {
-      persist: persistDir,
-      registry: path.join(persistDir, "registry"),
-      server: { hostname: "127.0.0.1", port: 0 },
-      inspector: false,
-      watch: false,
-      logLevel: "warn",
-    },
-  });
-  const url = await worker.url;
-  await waitForHealth(url.origin);
-  return {
-    baseUrl: url.origin,
-    async stop() {
-      await worker.dispose();
-      await rm(persistDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function waitForHealth(baseUrl: string): Promise<void> {
-  const deadlineMs = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadlineMs) {
-    const healthy = await fetch(new URL("/health", baseUrl)).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_INTERVAL_MS));
-  }
-  throw new Error(`the worker did not answer /health within ${HEALTH_TIMEOUT_MS} ms`);
-}
-
-/** Posts Segment-style calls the way an app backend would. */
-async function postBatch(baseUrl: string, batch: unknown[]): Promise<void> {
-  const response = await fetch(new URL("/v1/batch", baseUrl), {
-    method: "POST",
-    headers: {
-      authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify({ batch }),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-}
 
 /** The number a count element shows ("1,234" → 1234). */
 async function shownCount(locator: Locator): Promise<number> {
@@ -113,14 +37,10 @@ beforeAll(async () => {
     );
   }
 
-  engine = await startEngine();
-  const demo = await loadDemo({
-    baseUrl: engine.baseUrl,
-    adminKey: ADMIN_KEY,
-    sharedDir: SHARED_DIR,
-  });
+  engine = await startLocalEngine({ label: "e2e-dashboard" });
+  const demo = await engine.loadDemo();
   expect(demo.outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
-  await postBatch(engine.baseUrl, [
+  const ingest = await engine.batch([
     {
       type: "identify",
       userId: contactId,
@@ -135,6 +55,7 @@ beforeAll(async () => {
     },
     { type: "track", userId: contactId, event: "Signed Up", properties: { plan: "business" } },
   ]);
+  expect(ingest.status, await ingest.clone().text()).toBe(200);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
@@ -161,20 +82,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await engine?.stop();
+  await engine?.dispose();
 });
 
 describe("the dashboard in Chromium", () => {
   it("asks for the admin key, then lists the scenarios", async () => {
     await page.goto(engine.baseUrl);
-    await page.getByLabel("Admin key").fill(ADMIN_KEY);
+    await page.getByLabel("Admin key").fill(engine.adminKey);
     await page.getByRole("button", { name: "Open the dashboard" }).click();
 
     const row = page.locator('tr[data-row="trial-confirmation"]');
     await row.waitFor({ timeout: LIVE_TIMEOUT_MS });
     expect(await row.textContent()).toContain("Free trial day booked: confirmation");
     expect(await page.locator("tbody tr[data-row]").count()).toBeGreaterThanOrEqual(9);
-    expect(await page.evaluate(() => localStorage.getItem("parcours.adminKey"))).toBe(ADMIN_KEY);
+    expect(await page.evaluate(() => localStorage.getItem("parcours.adminKey"))).toBe(
+      engine.adminKey,
+    );
     await page.screenshot({ path: "/tmp/dashboard-scenarios.png", fullPage: true });
   });
 

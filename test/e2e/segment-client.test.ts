@@ -3,21 +3,11 @@
  * admin API the way a user would check it.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { Analytics } from "@segment/analytics-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unstable_startWorker } from "wrangler";
-import { loadDemo } from "../../scripts/demo";
-import { applyLocalMigrations } from "../../scripts/start";
+import { pollUntil, startLocalEngine, type LocalEngine } from "./local-engine";
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const SHARED_DIR = path.resolve(REPO_ROOT, "../shared");
-const WRITE_KEY = "e2e-write-key";
-const ADMIN_KEY = "e2e-admin-key";
 const POLL_INTERVAL_MS = 100;
-const HEALTH_TIMEOUT_MS = 30_000;
 const POLL_TIMEOUT_MS = 20_000;
 
 interface OutboxMessage {
@@ -30,109 +20,40 @@ interface OutboxMessage {
   text: string | null;
 }
 
-interface LocalEngine {
-  baseUrl: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Runs the worker as `wrangler dev` would, on its own port, storage and dev registry, without
- * file watching: an edit elsewhere in the repo must not reload it and drop the local queue.
- */
-async function startEngine(): Promise<LocalEngine> {
-  const persistDir = await mkdtemp(path.join(tmpdir(), "parcours-e2e-"));
-  await applyLocalMigrations({ persistTo: persistDir });
-
-  const worker = await unstable_startWorker({
-    config: path.join(REPO_ROOT, "wrangler.toml"),
-    bindings: {
-      WRITE_KEY: { type: "plain_text", value: WRITE_KEY },
-      ADMIN_KEY: { type: "plain_text", value: ADMIN_KEY },
-      TRACKING_SECRET: { type: "plain_text", value: "e2e-tracking-secret" },
-      LOG_LEVEL: { type: "plain_text", value: "silent" },
-    },
-    sendMetrics: false,
-    dev: {
-      persist: persistDir,
-      registry: path.join(persistDir, "registry"),
-      server: { hostname: "127.0.0.1", port: 0 },
-      inspector: false,
-      watch: false,
-      logLevel: "warn",
-    },
-  });
-  const url = await worker.url;
-  await waitForHealth(url.origin);
-  return {
-    baseUrl: url.origin,
-    async stop() {
-      await worker.dispose();
-      await rm(persistDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A build that fails leaves requests hanging; this turns that into one clear failure. */
-async function waitForHealth(baseUrl: string): Promise<void> {
-  const deadlineMs = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadlineMs) {
-    const healthy = await fetch(new URL("/health", baseUrl), {
-      signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
-    }).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-  throw new Error(
-    `the worker did not answer /health within ${HEALTH_TIMEOUT_MS} ms (build error?)`,
-  );
-}
-
 let engine: LocalEngine;
 
 beforeAll(async () => {
-  engine = await startEngine();
-  const demo = await loadDemo({
-    baseUrl: engine.baseUrl,
-    adminKey: ADMIN_KEY,
-    sharedDir: SHARED_DIR,
-  });
+  engine = await startLocalEngine();
+  const demo = await engine.loadDemo();
   expect(demo.outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
 });
 
 afterAll(async () => {
-  await engine?.stop();
+  await engine?.dispose();
 });
 
 async function contactOutbox(contactId: string): Promise<OutboxMessage[]> {
-  const url = new URL("/api/outbox", engine.baseUrl);
-  url.searchParams.set("contact", contactId);
-  url.searchParams.set("limit", "200");
-  const response = await fetch(url, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const response = await engine.admin(
+    `/api/outbox?${new URLSearchParams({ contact: contactId, limit: "200" })}`,
+  );
   expect(response.status).toBe(200);
   return ((await response.json()) as { messages: OutboxMessage[] }).messages;
 }
 
 /** Reads a contact's outbox every 100 ms until `done` holds; fails after 20 s with what it saw. */
-async function waitForOutbox(
+function waitForOutbox(
   contactId: string,
   done: (messages: OutboxMessage[]) => boolean,
 ): Promise<OutboxMessage[]> {
-  const deadlineMs = Date.now() + POLL_TIMEOUT_MS;
-  let messages = await contactOutbox(contactId);
-  while (!done(messages)) {
-    if (Date.now() > deadlineMs) {
+  return pollUntil(() => contactOutbox(contactId), {
+    until: done,
+    timeoutMs: POLL_TIMEOUT_MS,
+    intervalMs: POLL_INTERVAL_MS,
+    describe: (messages) => {
       const seen = messages.map((message) => `${message.scenarioId}: ${message.subject}`);
-      throw new Error(
-        `outbox of ${contactId} after ${POLL_TIMEOUT_MS} ms: ${JSON.stringify(seen)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-    messages = await contactOutbox(contactId);
-  }
-  return messages;
+      return `outbox of ${contactId} after ${POLL_TIMEOUT_MS} ms: ${JSON.stringify(seen)}`;
+    },
+  });
 }
 
 /** The Segment client exactly as a customer's backend would configure it. */
@@ -151,7 +72,7 @@ describe("the Segment Node client against the local worker", () => {
     const userId = `e2e-${randomUUID()}`;
     const email = `${userId}@example.test`;
     const orderId = `E2E-${randomUUID().slice(0, 8)}`;
-    const analytics = segmentClient(WRITE_KEY);
+    const analytics = segmentClient(engine.writeKey);
     const errors = collectErrors(analytics);
 
     analytics.identify({ userId, traits: { email, first_name: "Ada" } });
@@ -192,7 +113,7 @@ describe("the Segment Node client against the local worker", () => {
   it("sends one message for a messageId delivered twice", async () => {
     const userId = `e2e-${randomUUID()}`;
     const messageId = randomUUID();
-    const analytics = segmentClient(WRITE_KEY);
+    const analytics = segmentClient(engine.writeKey);
     const errors = collectErrors(analytics);
     const booking = {
       userId,
@@ -239,7 +160,7 @@ describe("the Segment Node client against the local worker", () => {
     const response = await fetch(new URL("/v1/track", engine.baseUrl), {
       method: "POST",
       headers: {
-        authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}`,
+        authorization: `Basic ${Buffer.from(`${engine.writeKey}:`).toString("base64")}`,
         "content-type": "application/json",
       },
       body: JSON.stringify({ userId: `e2e-${randomUUID()}`, properties: { plan: "pro" } }),
