@@ -198,6 +198,9 @@ async function main(): Promise<number> {
     "dev",
     "--port",
     String(port),
+    // Tracking, unsubscribe and view links must point at this engine, whatever its port.
+    "--var",
+    `PUBLIC_URL:http://localhost:${port}`,
     "--show-interactive-dev-session=false",
   ]);
   const child = spawn(wrangler.command, wrangler.args, {

@@ -5,6 +5,7 @@ import {
   ENGAGEMENT_KINDS,
   signedDurationSchema,
 } from "./condition";
+import { isValidTimeZone } from "./time-zone";
 
 export const CHANNELS = ["email", "sms", "push", "webhook", "internal"] as const;
 
@@ -16,7 +17,13 @@ export type Weekday = (typeof WEEKDAYS)[number];
 
 const idSchema = z.string().regex(/^[a-z0-9-]{1,64}$/, "must match [a-z0-9-]{1,64}");
 
-const stepIdSchema = z.string().min(1).max(64);
+const RESERVED_STEP_IDS = new Set(["__proto__", "constructor", "prototype"]);
+
+const stepIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((id) => !RESERVED_STEP_IDS.has(id), { message: "is a reserved name" });
 
 const localTimeSchema = z
   .string()
@@ -158,7 +165,13 @@ const scenarioShape = z.strictObject({
   sendWindow: z
     .strictObject({ from: localTimeSchema, to: localTimeSchema, days: daysSchema.optional() })
     .optional(),
-  timezone: z.string().min(1).optional(),
+  timezone: z
+    .string()
+    .min(1)
+    .refine((zone) => isValidTimeZone(zone), {
+      message: "is not an IANA time zone (e.g. Europe/Paris)",
+    })
+    .optional(),
   /** What a marketing send does when the contact's frequency cap is reached (default wait). */
   frequencyCap: z.enum(["wait", "drop"]).optional(),
   /** How late a send may still go out after a pause (default P1D); later ones are dropped. */
@@ -204,7 +217,7 @@ function isWaiting(step: Step): boolean {
 /** Graph rules a per-field schema cannot see: targets exist, all reachable, no loop without a wait. */
 function checkGraph(scenario: Scenario, ctx: z.RefinementCtx): void {
   const steps = scenario.steps;
-  if (!(scenario.start in steps)) {
+  if (!Object.hasOwn(steps, scenario.start)) {
     ctx.addIssue({
       code: "custom",
       path: ["start"],
@@ -216,7 +229,7 @@ function checkGraph(scenario: Scenario, ctx: z.RefinementCtx): void {
   let broken = false;
   for (const [id, step] of Object.entries(steps)) {
     for (const { field, target } of stepTargets(step)) {
-      if (!(target in steps)) {
+      if (!Object.hasOwn(steps, target)) {
         broken = true;
         ctx.addIssue({
           code: "custom",

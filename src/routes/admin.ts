@@ -128,6 +128,15 @@ const segmentRules: DefinitionRules = {
     if (!parsed.ok) return parsed;
     return { ok: true, value: { id: parsed.value.id, name: parsed.value.name, compiled: null } };
   },
+  /** Membership is evaluated by each contact's object: every contact re-evaluates it now. */
+  async afterPublish(env, document) {
+    const job: Job = {
+      kind: "sync-contacts",
+      reason: `publish segment ${(document as { id: string }).id}`,
+      afterContactId: null,
+    };
+    await env.SENDS.send(job, { contentType: "json" });
+  },
 };
 
 /** Every `{ segment }` a scenario's conditions name, with the path to it. */
@@ -287,9 +296,9 @@ adminRoutes.get("/outbox", async (c) => {
   }
   const messages = await listOutbox(c.env.DB, {
     limit,
-    contactId: c.req.query("contact"),
-    scenarioId: c.req.query("scenario"),
-    after: c.req.query("after"),
+    contactId: c.req.query("contact") || undefined,
+    scenarioId: c.req.query("scenario") || undefined,
+    after: c.req.query("after") || undefined,
   });
   return c.json({ messages });
 });

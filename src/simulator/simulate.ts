@@ -119,11 +119,13 @@ export async function simulateScenario(input: {
   const timeZone = resolveTimeZone([traits.timezone, scenario.timezone]);
   const endMs = addIsoDuration({ atMs: startMs, iso: request.horizon, timeZone });
 
+  let callCount = 0;
   const call = (
     atMs: number,
     partial: Partial<IngestCall> & Pick<IngestCall, "type" | "name">,
   ): IngestCall => ({
-    messageId: `sim-${atMs}-${partial.name}-${Math.random().toString(36).slice(2)}`,
+    // Deterministic ids: the same request gives the same run and message ids.
+    messageId: `sim-${(callCount += 1)}-${partial.name.replace(/\W+/g, "-")}`,
     traits: null,
     properties: {},
     timestampMs: atMs,
