@@ -2,7 +2,12 @@ import { DurableObject } from "cloudflare:workers";
 import { getCatalog, getScenarioVersion, type Catalog } from "../src/catalog/catalog";
 import { parseFrequencyCaps } from "../src/config/caps";
 import type { ConsentStatus, ContactEvent } from "../src/engine/contact";
-import { ContactEngine, type EntryResult, type IngestCall } from "../src/engine/contact-engine";
+import {
+  ContactEngine,
+  type EntryResult,
+  type IngestCall,
+  type MergedContact,
+} from "../src/engine/contact-engine";
 import { consentBlock, capReleaseMs, type FrequencyCaps } from "../src/engine/interpreter";
 import type { RunState } from "../src/engine/run";
 import type { Scenario } from "../src/engine/scenario";
@@ -11,6 +16,7 @@ import type { Job } from "../src/queue/jobs";
 import { loggerFor, type Logger } from "../src/shared/logger";
 import { classifyEngagement } from "../src/tracking/classify";
 import { ContactStore } from "./contact-store";
+import { contactStub } from "./contact-stub";
 
 export type { IngestCall };
 
@@ -64,6 +70,9 @@ export class ContactObject extends DurableObject<Env> {
     contactId: string;
     calls: IngestCall[];
   }): Promise<{ accepted: number; duplicates: number }> {
+    for (const call of input.calls) {
+      if (call.type === "alias") call.merge = await this.exportFrom(input.contactId, call);
+    }
     return this.operate(input.contactId, (engine) => {
       let accepted = 0;
       for (const call of input.calls) if (engine.applyCall(call)) accepted += 1;
@@ -270,6 +279,38 @@ export class ContactObject extends DurableObject<Env> {
     if (blocked) return { outcome: "suppressed", reason: blocked, messageId };
     this.store.recordSend({ messageId, channel: input.channel, marketing: true, atMs: nowMs });
     return { outcome: "queued", reason: null, messageId };
+  }
+
+  /**
+   * The data of the contact an `alias` names (`previousId`, as an anonymous id first, then as a
+   * user id), which is marked as merged into this one.
+   */
+  private async exportFrom(contactId: string, call: IngestCall): Promise<MergedContact | null> {
+    const previousId = call.properties.previousId;
+    if (typeof previousId !== "string" || previousId === "") return null;
+    for (const candidate of [`anon:${previousId}`, previousId]) {
+      if (candidate === contactId) continue;
+      const merged = await contactStub(this.env, candidate).handOverTo(contactId);
+      if (merged) return merged;
+    }
+    return null;
+  }
+
+  /**
+   * Gives this contact's profile, history and consent to the contact it was aliased to, and
+   * remembers where it went. Null when there is nothing here.
+   */
+  async handOverTo(contactId: string): Promise<MergedContact | null> {
+    const profile = this.store.readProfile();
+    if (!profile) return null;
+    this.store.writeMeta("merged_into", contactId);
+    const snapshot = this.store.snapshot(profile.contactId);
+    return {
+      contactId: profile.contactId,
+      traits: profile.traits,
+      events: snapshot.events,
+      consent: snapshot.consent,
+    };
   }
 
   /** Re-evaluates the contact's date, inactivity, condition and segment triggers. */

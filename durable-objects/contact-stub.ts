@@ -11,6 +11,7 @@ export type ContactRpc = Pick<
   | "setConsent"
   | "enrol"
   | "enterCampaign"
+  | "handOverTo"
   | "sync"
   | "view"
   | "dispatchedJobs"

@@ -19,6 +19,14 @@ import { isValidTimeZone } from "./time-zone";
 import { syntheticTrigger } from "./triggers";
 
 /** One call of the Segment API, validated, addressed to this contact. */
+/** What an anonymous (or earlier) contact held, folded into the contact it was aliased to. */
+export interface MergedContact {
+  contactId: string;
+  traits: Record<string, unknown>;
+  events: ContactEvent[];
+  consent: Record<string, ConsentStatus>;
+}
+
 export interface IngestCall {
   type: ContactEvent["type"];
   messageId: string;
@@ -27,6 +35,8 @@ export interface IngestCall {
   properties: Record<string, unknown>;
   timestampMs: number | null;
   timeZone: string | null;
+  /** For `alias`: the previous contact's data, loaded by the object before the operation. */
+  merge?: MergedContact | null;
 }
 
 /** The published definitions an operation decides with. */
@@ -109,7 +119,11 @@ export class ContactEngine {
       this.applyConsentTraits(call.traits);
       this.queueIndexUpdate();
     }
-    if (call.type === "identify" || call.type === "alias") return true;
+    if (call.type === "alias") {
+      if (call.merge) this.mergeContact(call.merge);
+      return true;
+    }
+    if (call.type === "identify") return true;
 
     const event: ContactEvent = {
       id: call.messageId,
@@ -123,6 +137,35 @@ export class ContactEngine {
     this.snapshot.events.push(event);
     this.processEvent(event);
     return true;
+  }
+
+  /**
+   * Folds an aliased contact into this one: its traits where this contact has none, its events
+   * as history (they start nothing now), and its opt-outs, which always win.
+   */
+  private mergeContact(merged: MergedContact): void {
+    const profile = this.ensureProfile();
+    const traits = { ...merged.traits, ...this.snapshot.traits };
+    this.state.writeProfile({
+      ...profile,
+      traits,
+      firstSeenMs: Math.min(profile.firstSeenMs, ...merged.events.map((e) => e.receivedAtMs)),
+      lastSeenMs: this.nowMs,
+    });
+    this.snapshot.traits = traits;
+    for (const event of merged.events) {
+      if (!this.state.markSeen(event.id, this.nowMs)) continue;
+      this.state.appendEvent(event);
+      this.snapshot.events.push(event);
+    }
+    this.snapshot.events.sort((a, b) => a.atMs - b.atMs);
+    for (const [topic, status] of Object.entries(merged.consent)) {
+      if (status === "unsubscribed") {
+        this.setConsent({ topic, status, source: `alias:${merged.contactId}`, atMs: this.nowMs });
+      }
+    }
+    this.queueIndexUpdate();
+    this.log("contact:merge", { from: merged.contactId, events: merged.events.length });
   }
 
   /** Wakes the runs and triggers whose time has come. */
