@@ -8,7 +8,8 @@ import { createOutboxProvider } from "./outbox";
 import { createPostmarkProvider } from "./postmark";
 import { createResendProvider } from "./resend";
 import { createTwilioProvider } from "./twilio";
-import { createWebhookProvider } from "./webhook";
+import { createWebPushProvider, vapidProblem } from "./web-push";
+import { createWebhookProvider, parseSigningSecret } from "./webhook";
 
 /** A rendered message as a provider receives it. */
 export interface OutgoingMessage {
@@ -99,7 +100,7 @@ const optionalSecret = z.string().min(1).optional();
 const providerConfigSchema = z.object({
   EMAIL_PROVIDER: z.enum(["outbox", "postmark", "resend"]).default("outbox"),
   SMS_PROVIDER: z.enum(["outbox", "twilio"]).default("outbox"),
-  PUSH_PROVIDER: z.enum(["outbox"]).default("outbox"),
+  PUSH_PROVIDER: z.enum(["outbox", "webpush"]).default("outbox"),
   WEBHOOK_PROVIDER: z.enum(["outbox", "http"]).default("outbox"),
   EMAIL_FROM: optionalSecret,
   POSTMARK_SERVER_TOKEN: optionalSecret,
@@ -108,6 +109,10 @@ const providerConfigSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalSecret,
   TWILIO_AUTH_TOKEN: optionalSecret,
   TWILIO_FROM: optionalSecret,
+  VAPID_SUBJECT: optionalSecret,
+  VAPID_PUBLIC_KEY: optionalSecret,
+  VAPID_PRIVATE_KEY: optionalSecret,
+  WEBHOOK_SIGNING_SECRET: optionalSecret,
 });
 
 type ProviderConfig = z.infer<typeof providerConfigSchema>;
@@ -140,7 +145,7 @@ export function selectProvider(input: SelectProviderInput): SelectResult {
     case "sms":
       return selectSms(config, input, outbox);
     case "push":
-      return { ok: true, provider: outbox() };
+      return selectPush(config, input, outbox);
     case "webhook":
       return selectWebhook(config, input, outbox);
     case "internal":
@@ -206,6 +211,33 @@ function selectSms(
   }
 }
 
+const VAPID_SETTINGS = ["VAPID_SUBJECT", "VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY"] as const;
+
+function selectPush(
+  config: ProviderConfig,
+  input: SelectProviderInput,
+  outbox: OutboxFactory,
+): SelectResult {
+  switch (config.PUSH_PROVIDER) {
+    case "outbox":
+      return { ok: true, provider: outbox() };
+    case "webpush": {
+      const { VAPID_SUBJECT: subject, VAPID_PUBLIC_KEY: publicKey } = config;
+      const privateKey = config.VAPID_PRIVATE_KEY;
+      if (!subject || !publicKey || !privateKey) {
+        return missing(
+          "webpush",
+          VAPID_SETTINGS.filter((setting) => !config[setting]),
+        );
+      }
+      const vapid = { subject, publicKey, privateKey };
+      const problem = vapidProblem(vapid);
+      if (problem !== null) return { ok: false, error: problem };
+      return { ok: true, provider: createWebPushProvider({ vapid, fetch: input.fetch }) };
+    }
+  }
+}
+
 function selectWebhook(
   config: ProviderConfig,
   input: SelectProviderInput,
@@ -214,8 +246,22 @@ function selectWebhook(
   switch (config.WEBHOOK_PROVIDER) {
     case "outbox":
       return { ok: true, provider: outbox() };
-    case "http":
-      return { ok: true, provider: createWebhookProvider({ fetch: input.fetch }) };
+    case "http": {
+      // Without WEBHOOK_SIGNING_SECRET the requests go out unsigned, as they always have.
+      if (config.WEBHOOK_SIGNING_SECRET === undefined) {
+        return { ok: true, provider: createWebhookProvider({ fetch: input.fetch }) };
+      }
+      const secret = parseSigningSecret(config.WEBHOOK_SIGNING_SECRET);
+      if (!secret.ok) return { ok: false, error: `WEBHOOK_SIGNING_SECRET ${secret.error}` };
+      return {
+        ok: true,
+        provider: createWebhookProvider({
+          signingKey: secret.key,
+          fetch: input.fetch,
+          now: input.now,
+        }),
+      };
+    }
   }
 }
 

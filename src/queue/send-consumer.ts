@@ -72,6 +72,13 @@ async function trackEmail(input: {
   };
 }
 
+/** A browser PushSubscription kept as a trait, either as the object or as its JSON. */
+function pushSubscriptionOf(value: unknown): string | null {
+  if (typeof value === "string") return value === "" ? null : value;
+  if (typeof value === "object" && value !== null) return JSON.stringify(value);
+  return null;
+}
+
 /** The address a channel delivers to, from the step or the contact's traits. */
 function recipientOf(
   channel: Channel,
@@ -86,7 +93,7 @@ function recipientOf(
     case "sms":
       return trait("phone");
     case "push":
-      return trait("push_token");
+      return pushSubscriptionOf(traits.push_subscription) ?? trait("push_token");
     case "webhook":
       return job.to ?? trait("webhook_url");
     case "internal":
