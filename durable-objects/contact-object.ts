@@ -32,11 +32,50 @@ export const MANUAL_ALARM_KEY = "manual_alarm_ms";
 /** Delay before retrying jobs the queue refused. */
 const DISPATCH_RETRY_MS = 10_000;
 
-/** The queue accepts at most 100 messages per batch. */
+/** Cloudflare Queues: at most 100 messages and 256 KB per batch, 128 KB per message. */
 const QUEUE_BATCH_LIMIT = 100;
+const QUEUE_BATCH_LIMIT_BYTES = 240_000;
+const QUEUE_MESSAGE_LIMIT_BYTES = 120_000;
+
+/**
+ * Pending jobs in queue batches within the count and size limits, in order; a job over the
+ * message limit travels alone so the caller can set it aside.
+ */
+export function queueBatches(
+  pending: Array<{ key: string; job: Job }>,
+): Array<Array<{ key: string; job: Job; bytes: number }>> {
+  const batches: Array<Array<{ key: string; job: Job; bytes: number }>> = [];
+  let current: Array<{ key: string; job: Job; bytes: number }> = [];
+  let currentBytes = 0;
+  for (const item of pending) {
+    const bytes = new TextEncoder().encode(JSON.stringify(item.job)).length;
+    const full =
+      current.length >= QUEUE_BATCH_LIMIT || currentBytes + bytes > QUEUE_BATCH_LIMIT_BYTES;
+    if (current.length > 0 && (full || bytes > QUEUE_MESSAGE_LIMIT_BYTES)) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push({ ...item, bytes });
+    currentBytes += bytes;
+    if (bytes > QUEUE_MESSAGE_LIMIT_BYTES) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
 
 export type SendAuthorization =
-  | { ok: true; contact: { id: string; traits: Record<string, unknown> } }
+  | {
+      ok: true;
+      contact: { id: string; traits: Record<string, unknown> };
+      /** The run's starting event and the event that woke the step, for the template. */
+      trigger: ContactEvent | null;
+      event: ContactEvent | null;
+    }
   | { ok: false; reason: string };
 
 export type CampaignOutcome = {
@@ -101,16 +140,22 @@ export class ContactObject extends DurableObject<Env> {
     stepId: string | null;
     channel: string;
     topic: string;
+    eventId: string | null;
   }): Promise<SendAuthorization> {
     const profile = this.store.readProfile();
     if (!profile) return { ok: false, reason: "contact erased" };
     const run = input.runId ? this.store.readRun(input.runId) : null;
     if (run?.status === "exited") return { ok: false, reason: `run exited: ${run.endReason}` };
-    const contact = this.store.snapshot(profile.contactId);
+    const contact = { consent: this.store.readConsent() };
     const blocked = consentBlock({ contact, topic: input.topic, channel: input.channel });
     if (blocked) return { ok: false, reason: blocked };
     this.store.markHandedOff({ ...input, atMs: Date.now() });
-    return { ok: true, contact: { id: profile.contactId, traits: profile.traits } };
+    return {
+      ok: true,
+      contact: { id: profile.contactId, traits: profile.traits },
+      trigger: run?.trigger ?? null,
+      event: input.eventId ? this.store.readEvent(input.eventId) : null,
+    };
   }
 
   /**
@@ -129,27 +174,31 @@ export class ContactObject extends DurableObject<Env> {
     source: string;
   }): Promise<{ machine: boolean; reason: string }> {
     const profile = this.store.readProfile();
-    const sent = this.store.handedOff(input.messageId);
-    const recentClicksAtMs = this.store
-      .readEngagements()
-      .filter((e) => e.messageId === input.messageId && e.kind === "clicked")
-      .map((e) => e.atMs);
-    const verdict = classifyEngagement({
-      kind: input.kind,
-      method: input.method,
-      userAgent: input.userAgent,
-      ip: input.ip,
-      atMs: input.atMs,
-      sentAtMs: sent?.atMs ?? null,
-      recentClicksAtMs,
-      machineHint: input.machineHint,
+    const classify = () => {
+      // Read inside the operation's transaction: a burst of parallel scanner clicks must see
+      // each other, which it would not across the operation's awaits.
+      const sent = this.store.handedOff(input.messageId);
+      const recentClicksAtMs = this.store
+        .readEngagements()
+        .filter((e) => e.messageId === input.messageId && e.kind === "clicked")
+        .map((e) => e.atMs);
+      return classifyEngagement({
+        kind: input.kind,
+        method: input.method,
+        userAgent: input.userAgent,
+        ip: input.ip,
+        atMs: input.atMs,
+        sentAtMs: sent?.atMs ?? null,
+        recentClicksAtMs,
+        machineHint: input.machineHint,
+      });
+    };
+    if (!profile) return classify();
+    return this.operate(profile.contactId, (engine) => {
+      const verdict = classify();
+      engine.engage({ ...input, machine: verdict.machine, reason: verdict.reason });
+      return verdict;
     });
-    if (profile) {
-      await this.operate(profile.contactId, (engine) =>
-        engine.engage({ ...input, machine: verdict.machine, reason: verdict.reason }),
-      );
-    }
-    return verdict;
   }
 
   /** Records a provider's delivery, bounce or complaint, and suppresses the address if due. */
@@ -217,10 +266,11 @@ export class ContactObject extends DurableObject<Env> {
     topic: string;
   }): Promise<CampaignOutcome> {
     const metaKey = `campaign:${input.campaignId}`;
-    const known = this.store.readMeta(metaKey);
-    if (known) return JSON.parse(known) as CampaignOutcome;
-
     return this.operate(input.contactId, (engine) => {
+      // Checked inside the transaction, so that two deliveries of the same page cannot both
+      // pass it across the operation's awaits.
+      const known = this.store.readMeta(metaKey);
+      if (known) return JSON.parse(known) as CampaignOutcome;
       const outcome = this.reachByCampaign(engine, input);
       this.store.writeMeta(metaKey, JSON.stringify(outcome));
       return outcome;
@@ -272,8 +322,7 @@ export class ContactObject extends DurableObject<Env> {
       topic: input.topic,
       transactional: false,
       suppressedReason: blocked,
-      trigger: null,
-      event: null,
+      eventId: null,
       createdAtMs: nowMs,
     });
     if (blocked) return { outcome: "suppressed", reason: blocked, messageId };
@@ -424,10 +473,19 @@ export class ContactObject extends DurableObject<Env> {
 
   /** Hands pending jobs to the queue, then re-arms the alarm through the one place that does. */
   private async dispatchAndArm(nowMs: number): Promise<void> {
-    const pending = this.store.pendingJobs();
     let failed = false;
-    for (let start = 0; start < pending.length; start += QUEUE_BATCH_LIMIT) {
-      const chunk = pending.slice(start, start + QUEUE_BATCH_LIMIT);
+    for (const chunk of queueBatches(this.store.pendingJobs())) {
+      const tooLarge = chunk.filter(({ bytes }) => bytes > QUEUE_MESSAGE_LIMIT_BYTES);
+      if (tooLarge.length > 0) {
+        // A job the queue can never take must not hold back the others; it is kept in the
+        // dispatch log for inspection.
+        this.logger.error("queue:job-too-large", { keys: tooLarge.map(({ key }) => key) });
+        this.store.markDispatched(
+          tooLarge.map(({ key }) => key),
+          Date.now(),
+        );
+        continue;
+      }
       try {
         await this.env.SENDS.sendBatch(
           chunk.map(({ job }) => ({ body: job, contentType: "json" as const })),

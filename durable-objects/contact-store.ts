@@ -172,6 +172,26 @@ export class ContactStore implements ContactState {
     }));
   }
 
+  readEvent(eventId: string): ContactEvent | null {
+    const [row] = this.rows<{
+      id: string;
+      type: ContactEvent["type"];
+      name: string;
+      properties: string;
+      at_ms: number;
+      received_at_ms: number;
+    }>("SELECT * FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1", eventId);
+    if (!row) return null;
+    return {
+      id: row.id,
+      type: row.type,
+      name: row.name,
+      properties: JSON.parse(row.properties) as Record<string, unknown>,
+      atMs: row.at_ms,
+      receivedAtMs: row.received_at_ms,
+    };
+  }
+
   readEngagements(): EngagementRecord[] {
     return this.rows<{
       message_id: string;
@@ -198,6 +218,15 @@ export class ContactStore implements ContactState {
     return cursor.rowsWritten > 0;
   }
 
+  markMachine(input: { messageId: string; kind: string; atMs: number }): void {
+    this.sql.exec(
+      "UPDATE engagements SET machine = 1 WHERE message_id = ? AND kind = ? AND at_ms = ?",
+      input.messageId,
+      input.kind,
+      input.atMs,
+    );
+  }
+
   readConsent(): Record<string, ConsentStatus> {
     const consent: Record<string, ConsentStatus> = {};
     for (const row of this.rows<{ topic: string; status: ConsentStatus }>(
@@ -206,6 +235,14 @@ export class ContactStore implements ContactState {
       consent[row.topic] = row.status;
     }
     return consent;
+  }
+
+  consentSource(topic: string): string | null {
+    const [row] = this.rows<{ source: string }>(
+      "SELECT source FROM consent WHERE topic = ?",
+      topic,
+    );
+    return row?.source ?? null;
   }
 
   readConsentDetails(): Array<{
@@ -318,7 +355,7 @@ export class ContactStore implements ContactState {
         `INSERT INTO schedule (run_id, due_at_ms) VALUES (?, ?)
          ON CONFLICT (run_id) DO UPDATE SET due_at_ms = excluded.due_at_ms`,
         run.id,
-        run.wait.dueAtMs,
+        Math.min(run.wait.dueAtMs, run.wait.checkAtMs ?? Number.POSITIVE_INFINITY),
       );
     } else {
       this.sql.exec("DELETE FROM schedule WHERE run_id = ?", run.id);

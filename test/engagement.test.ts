@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { contactStub } from "../durable-objects/contact-stub";
+import { CLICK_SETTLE_MS } from "../src/engine/contact-engine";
 import { fireAlarm } from "./helpers/alarms";
 import { restoreClock, useVirtualClock } from "./helpers/clock";
 import {
@@ -24,6 +25,12 @@ beforeAll(async () => {
 });
 
 afterEach(() => restoreClock());
+
+/** A click resolves a wait once the burst window has passed: move on and wake the contact. */
+async function settleClick(clock: { advanceMs(ms: number): void }, userId: string) {
+  clock.advanceMs(CLICK_SETTLE_MS);
+  await fireAlarm(userId);
+}
 
 /** A business lead who got the alert and the guide email; returns the guide's stored message. */
 async function leadWithGuide(clockIso: string) {
@@ -96,6 +103,7 @@ describe("engagement drives the lead-nurturing waits", () => {
     clock.set("2026-12-01T11:00:00Z");
 
     await hit(trackingUrls(guide.html).clicks[0] as string);
+    await settleClick(clock, userId);
     await deliverPending(userId);
 
     const state = await view(userId);
@@ -128,18 +136,52 @@ describe("engagement drives the lead-nurturing waits", () => {
 
     clock.set("2026-12-01T11:00:00Z");
     await hit(clicks[0] as string);
+    await settleClick(clock, userId);
     await deliverPending(userId);
     expect((await view(userId)).profile?.traits.lead_score).toBe(30);
+  });
+
+  it("unmasks a sweep of clicks 30 seconds after sending, first click included", async () => {
+    const { clock, userId, guide } = await leadWithGuide("2026-12-01T10:00:00Z");
+    clock.set("2026-12-01T10:00:30Z");
+    const [first] = trackingUrls(guide.html).clicks;
+    for (let i = 0; i < 6; i++) {
+      await hit(first as string);
+      clock.advanceMs(200);
+    }
+    await settleClick(clock, userId);
+    await deliverPending(userId);
+    const { results } = await env.DB.prepare(
+      "SELECT machine FROM engagements WHERE contact_id = ? AND kind = 'clicked'",
+    )
+      .bind(userId)
+      .all<{ machine: number }>();
+    expect(results.map((row) => row.machine)).toEqual([1, 1, 1, 1, 1, 1]);
+
+    const state = await view(userId);
+    expect(state.runs[0]?.wait?.stepId).toBe("wait-guide");
+    expect(state.profile?.traits.lead_score).toBeUndefined();
+  });
+
+  it("takes one link fetched several times in the same millisecond for a machine", async () => {
+    const { clock, userId, guide } = await leadWithGuide("2026-12-01T10:00:00Z");
+    clock.set("2026-12-01T11:00:00Z");
+    const [first] = trackingUrls(guide.html).clicks;
+    await Promise.all(Array.from({ length: 4 }, () => hit(first as string)));
+    await settleClick(clock, userId);
+    expect((await view(userId)).profile?.traits.lead_score).toBeUndefined();
   });
 
   it("hands a lead who clicked both emails over to sales", async () => {
     const { clock, userId, guide } = await leadWithGuide("2026-12-01T10:00:00Z");
     clock.set("2026-12-01T11:00:00Z");
     await hit(trackingUrls(guide.html).clicks[0] as string);
+    await settleClick(clock, userId);
     await deliverPending(userId);
     const caseStudy = (await outboxOf(userId)).find((m) => m.stepId === "case-study");
     clock.set("2026-12-02T09:00:00Z");
     await hit(trackingUrls(caseStudy.html).clicks[0] as string);
+    await settleClick(clock, userId);
     await deliverPending(userId);
 
     const outbox = await outboxOf(userId);
@@ -177,6 +219,7 @@ describe("engagement drives the lead-nurturing waits", () => {
 
     const late = await postmarkClick("2026-12-04T09:59:59Z");
     expect(late.status).toBe(200);
+    await fireAlarm(userId);
     await deliverPending(userId);
     expect((await view(userId)).profile?.traits.lead_score).toBe(30);
 

@@ -1,8 +1,11 @@
 import { env } from "cloudflare:test";
+import { queueBatches } from "../durable-objects/contact-object";
+import type { Job } from "../src/queue/jobs";
 import { describe, expect, it, beforeAll } from "vitest";
 import {
   admin,
   deliverPending,
+  dispatchedJobs,
   demoScenarios,
   freshContactId,
   identify,
@@ -105,5 +108,59 @@ describe("ingest to outbox", () => {
       .bind(userId)
       .all<{ n: number }>();
     expect(results[0]?.n).toBe(0);
+  });
+
+  it("sends a 1 500-line order and keeps sending afterwards (queue messages stay small)", async () => {
+    const userId = freshContactId();
+    await identify(userId, { email: `${userId}@example.test` });
+    const products = Array.from({ length: 1_500 }, (_, i) => ({
+      sku: `SKU-${i}`,
+      name: `PRODUCT NUMBER ${i} WITH A LONG DESCRIPTION`,
+      quantity: 1,
+      price: 1.25,
+    }));
+    expect(JSON.stringify(products).length).toBeGreaterThan(130_000);
+    await track({ userId, event: "Order Completed", properties: { order_id: "big", products } });
+    await track({
+      userId,
+      event: "Order Completed",
+      properties: { order_id: "small", products: [] },
+    });
+
+    const jobs = await dispatchedJobs(userId);
+    const largestBytes = Math.max(...jobs.map((job) => JSON.stringify(job).length));
+    expect(largestBytes).toBeLessThan(16_000);
+    await deliverPending(userId);
+
+    const outbox = await outboxOf(userId);
+    expect(outbox.map((m) => m.subject.includes("big") || m.subject.includes("small"))).toEqual([
+      true,
+      true,
+    ]);
+    expect(outbox[0].html).toContain("PRODUCT NUMBER 1499 WITH A LONG DESCRIPTION");
+  });
+});
+
+describe("queue batches", () => {
+  it("split by count and by size, and set an oversized job apart", () => {
+    const job = (bytes: number): Job => ({
+      kind: "metrics",
+      batchId: "x".repeat(bytes),
+      counts: [],
+    });
+    const pending = [
+      ...Array.from({ length: 150 }, (_, i) => ({ key: `a${i}`, job: job(100) })),
+      { key: "big1", job: job(100_000) },
+      { key: "big2", job: job(100_000) },
+      { key: "big3", job: job(100_000) },
+      { key: "huge", job: job(130_000) },
+      { key: "last", job: job(100) },
+    ];
+    const batches = queueBatches(pending).map((batch) => batch.map(({ key }) => key));
+    expect(batches.map((batch) => batch.length)).toEqual([100, 52, 1, 1, 1]);
+    expect(batches[1]?.slice(-2)).toEqual(["big1", "big2"]);
+    expect(batches[2]).toEqual(["big3"]);
+    expect(batches[3]).toEqual(["huge"]);
+    expect(batches[4]).toEqual(["last"]);
   });
 });

@@ -39,6 +39,15 @@ export interface IngestCall {
   merge?: MergedContact | null;
 }
 
+/**
+ * How long a person's click waits before it resolves a wait: long enough for the rest of a
+ * scanner's burst (all links within seconds) to arrive and unmask it.
+ */
+export const CLICK_SETTLE_MS = 5_000;
+
+/** Trait values longer than this (as JSON) are not mirrored to the D1 index. */
+export const INDEXED_TRAIT_LIMIT_CHARS = 4_096;
+
 /** The published definitions an operation decides with. */
 export interface EngineCatalog {
   scenarios: Array<{ scenario: Scenario; version: number }>;
@@ -204,7 +213,11 @@ export class ContactEngine {
         atMs: input.atMs,
         machine: input.machine,
       });
-    if (!isNew) return false;
+    if (!isNew) {
+      // The same link clicked twice in one millisecond is no reader.
+      if (input.kind === "clicked") this.unmaskBurst(input.messageId, input.atMs);
+      return false;
+    }
     this.emit(`${input.messageId}:${input.kind}:${input.atMs}`, {
       kind: "engagement",
       messageId: input.messageId,
@@ -218,6 +231,7 @@ export class ContactEngine {
       url: input.url,
       source: input.source,
     });
+    if (input.kind === "clicked" && input.machine) this.unmaskBurst(input.messageId, input.atMs);
     if (input.machine || input.kind === "complained") return true;
 
     this.snapshot.engagements.push({ ...input, kind: input.kind });
@@ -225,9 +239,48 @@ export class ContactEngine {
       const scenario = this.versionOf(run);
       if (!scenario || run.wait?.kind !== "engagement" || this.statusOf(run) === "paused") continue;
       if (!Object.values(run.sent).includes(input.messageId)) continue;
+      if (input.kind === "clicked") {
+        // The first click of a scanner's burst looks human until the others arrive.
+        run.wait.checkAtMs = Math.min(run.wait.checkAtMs ?? Infinity, input.atMs + CLICK_SETTLE_MS);
+        this.state.writeRun(run);
+        continue;
+      }
       this.advance({ run, scenario, input: { kind: "engagement", messageId: input.messageId } });
     }
     return true;
+  }
+
+  /**
+   * A machine click reveals the clicks just before it as part of the same sweep: they are
+   * marked machine too, before any wait trusts them.
+   */
+  private unmaskBurst(messageId: string, atMs: number): void {
+    for (const engagement of this.snapshot.engagements) {
+      const inBurst =
+        engagement.messageId === messageId &&
+        engagement.kind === "clicked" &&
+        !engagement.machine &&
+        atMs - engagement.atMs <= CLICK_SETTLE_MS &&
+        engagement.atMs <= atMs;
+      if (!inBurst) continue;
+      engagement.machine = true;
+      this.state.markMachine({ messageId, kind: "clicked", atMs: engagement.atMs });
+      const sent = this.state.handedOff(messageId);
+      this.emit(`${messageId}:clicked:${engagement.atMs}:unmasked`, {
+        kind: "engagement",
+        messageId,
+        contactId: this.deps.contactId,
+        scenarioId: sent?.scenarioId ?? null,
+        stepId: sent?.stepId ?? null,
+        engagement: "clicked",
+        atMs: engagement.atMs,
+        machine: true,
+        reason: "click-burst (unmasked)",
+        url: null,
+        source: "classifier",
+      });
+      this.log("engagement:unmask", { messageId });
+    }
   }
 
   /** Enters a scenario whose trigger is `api` or this `campaign`, outside of any event. */
@@ -430,8 +483,7 @@ export class ContactEngine {
             topic: scenario.consent,
             transactional: scenario.consent === "transactional",
             suppressedReason: effect.type === "suppress" ? effect.reason : null,
-            trigger: run.trigger,
-            event: input.event,
+            eventId: input.event?.id ?? null,
             createdAtMs: this.nowMs,
           };
           this.emit(job.messageId, job);
@@ -471,6 +523,14 @@ export class ContactEngine {
       }
     }
     for (const [topic, subscribed] of changes) {
+      // The write key is public: a client may opt a contact out, never lift a suppression or an
+      // opt-out that the contact, a bounce or an operator made (those change through the API).
+      if (topic.startsWith("suppressed:") || topic.startsWith("channel:")) continue;
+      const source = this.state.consentSource(topic);
+      if (subscribed && source !== null && source !== "identify") {
+        this.log("consent:keep", { topic, source });
+        continue;
+      }
       const status = subscribed ? "subscribed" : "unsubscribed";
       this.setConsent({ topic, status, source: "identify", atMs: this.nowMs });
     }
@@ -495,7 +555,13 @@ export class ContactEngine {
   private queueIndexUpdate(): void {
     const profile = this.state.readProfile();
     if (!profile) return;
-    const traits = this.snapshot.traits;
+    // The index is for segment queries and fan-out: a very large trait value stays in the object
+    // only, so that the mirror job always fits a queue message.
+    const traits = Object.fromEntries(
+      Object.entries(this.snapshot.traits).filter(
+        ([, value]) => JSON.stringify(value ?? null).length <= INDEXED_TRAIT_LIMIT_CHARS,
+      ),
+    );
     // One index row per contact: a later update in the same operation replaces the job.
     this.emit(
       `${this.deps.contactId}:index`,

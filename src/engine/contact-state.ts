@@ -41,7 +41,11 @@ export interface ContactState {
   snapshot(contactId: string): ContactSnapshot;
   /** Stores an engagement; false when the same one was already recorded. */
   addEngagement(record: EngagementRecord): boolean;
+  /** Marks a stored engagement as made by a machine. */
+  markMachine(input: { messageId: string; kind: string; atMs: number }): void;
   writeConsent(input: { topic: string; status: ConsentStatus; source: string; atMs: number }): void;
+  /** Who set the topic's current consent (`identify`, `api`, `list-unsubscribe-one-click`…). */
+  consentSource(topic: string): string | null;
   readRuns(filter?: { status?: "active" }): RunState[];
   readRun(runId: string): RunState | null;
   /** Saves a run and keeps its single timer in step with its wait. */

@@ -220,7 +220,22 @@ function resume(input: {
   const step = scenario.steps[wait.stepId] as Step;
 
   if (input.input.kind === "timer") {
-    if (wait.dueAtMs > nowMs) return null;
+    if (wait.dueAtMs > nowMs) {
+      // An early look after a click settled: take the "then" path if a person's engagement is
+      // there now, else keep waiting for the deadline.
+      if (!wait.checkAtMs || wait.checkAtMs > nowMs || step.type !== "wait_for") return null;
+      wait.checkAtMs = null;
+      const matched = satisfiedDuringWait({ step, wait, run, ctx: context(nowMs) });
+      if (matched === null) return null;
+      return {
+        from: wait.stepId,
+        next: step.then,
+        atMs: nowMs,
+        reason: step.engagement?.kind ?? "matched",
+        metric: "then",
+        runStep: false,
+      };
+    }
     if (step.type === "wait_for") {
       const deadlineMs = wait.deadlineMs ?? wait.dueAtMs;
       const early = satisfiedDuringWait({ step, wait, run, ctx: context(deadlineMs) });
@@ -598,7 +613,7 @@ export function endRun(input: {
  * `internal` messages go to the brand's own team, so the contact's consent does not apply.
  */
 export function consentBlock(input: {
-  contact: ContactSnapshot;
+  contact: Pick<ContactSnapshot, "consent">;
   topic: string;
   channel: string;
 }): string | null {

@@ -15,6 +15,11 @@ export interface RunWait {
    * an open made before the deadline but reported after it still counts on its own time.
    */
   deadlineMs?: number;
+  /**
+   * A click that may belong to a scanner's burst is only trusted once the burst window has
+   * passed: the run looks again then, before its deadline.
+   */
+  checkAtMs?: number | null;
 }
 
 export type RunStatus = "active" | "completed" | "exited";

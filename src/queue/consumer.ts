@@ -70,7 +70,15 @@ async function recordEngagement(env: Env, job: EngagementJob): Promise<void> {
       url: job.url,
       source: job.source,
     })
-    .onConflictDoNothing();
+    .onConflictDoUpdate({
+      // A click first taken for a person can be unmasked as part of a burst, never the reverse.
+      target: [engagements.messageId, engagements.kind, engagements.atMs],
+      set: {
+        machine: sql`max(${engagements.machine}, excluded.machine)`,
+        reason: sql`excluded.reason`,
+      },
+      setWhere: sql`excluded.machine = 1`,
+    });
 }
 
 /** Applies a membership change unless a newer one for the same pair is already there. */

@@ -1,4 +1,3 @@
-import type { ContactEvent } from "../engine/contact";
 import type { CampaignJob } from "../campaigns/jobs";
 import type { StepMetric } from "../engine/run";
 import type { Channel } from "../engine/scenario";
@@ -19,8 +18,11 @@ export interface SendJob {
   transactional: boolean;
   /** Set when the object already knew the message must not go (consent at scheduling). */
   suppressedReason: string | null;
-  trigger: ContactEvent | null;
-  event: ContactEvent | null;
+  /**
+   * The event that woke the step, if any. The starting event and this one are read from the
+   * contact at hand-off, not carried: a queue message is limited to 128 KB.
+   */
+  eventId: string | null;
   createdAtMs: number;
 }
 

@@ -195,6 +195,7 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
     stepId: job.stepId,
     channel: job.channel,
     topic: job.topic,
+    eventId: job.eventId,
   });
   if (!authorization.ok) return finish("suppressed", { error: authorization.reason });
 
@@ -214,8 +215,8 @@ export async function handleSendJob(job: SendJob, deps: SendDependencies): Promi
     template,
     context: {
       contact: { ...traits, id: job.contactId },
-      trigger: job.trigger,
-      event: job.event,
+      trigger: authorization.trigger,
+      event: authorization.event,
       run: { id: job.runId, scenario_id: job.scenarioId, step_id: job.stepId },
       message: {
         unsubscribe_url: unsubscribe,

@@ -6,7 +6,6 @@ import { DefinitionRepository } from "../definitions/repository";
 import { parseScenario, toFieldIssues, type Scenario } from "../engine/scenario";
 import type { Env } from "../env";
 import { badRequest, notFound, readJson } from "../http/errors";
-import type { SendJob } from "../queue/jobs";
 import {
   simulateScenario,
   simulationRequestSchema,
@@ -21,7 +20,7 @@ type AppEnv = { Bindings: Env };
 function subjectRenderer(env: Env): SubjectRenderer {
   const templates = new DefinitionRepository(env.DB, "template");
   const loaded = new Map<string, Promise<CompiledTemplate | null>>();
-  return async (job: SendJob, traits: Record<string, unknown>) => {
+  return async ({ job, traits, trigger, event }) => {
     if (!loaded.has(job.templateId)) {
       loaded.set(
         job.templateId,
@@ -36,8 +35,8 @@ function subjectRenderer(env: Env): SubjectRenderer {
       template,
       context: {
         contact: { ...traits, id: job.contactId },
-        trigger: job.trigger,
-        event: job.event,
+        trigger,
+        event,
         run: { id: job.runId, scenario_id: job.scenarioId, step_id: job.stepId },
         message: {},
       },

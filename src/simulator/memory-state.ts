@@ -18,6 +18,7 @@ export class MemoryContactState implements ContactState {
   private readonly events: ContactEvent[] = [];
   private readonly engagements: EngagementRecord[] = [];
   private readonly consent = new Map<string, ConsentStatus>();
+  private readonly consentSources = new Map<string, string>();
   private readonly runs = new Map<string, RunState>();
   private readonly schedule = new Map<string, number>();
   private readonly triggers = new Map<string, TriggerState>();
@@ -69,8 +70,21 @@ export class MemoryContactState implements ContactState {
     return true;
   }
 
-  writeConsent(input: { topic: string; status: ConsentStatus }): void {
+  markMachine(input: { messageId: string; kind: string; atMs: number }): void {
+    for (const e of this.engagements) {
+      if (e.messageId === input.messageId && e.kind === input.kind && e.atMs === input.atMs) {
+        e.machine = true;
+      }
+    }
+  }
+
+  writeConsent(input: { topic: string; status: ConsentStatus; source: string }): void {
     this.consent.set(input.topic, input.status);
+    this.consentSources.set(input.topic, input.source);
+  }
+
+  consentSource(topic: string): string | null {
+    return this.consentSources.get(topic) ?? null;
   }
 
   readRuns(filter: { status?: "active" } = {}): RunState[] {
@@ -88,7 +102,10 @@ export class MemoryContactState implements ContactState {
   writeRun(run: RunState): void {
     this.runs.set(run.id, structuredClone(run));
     if (run.status === "active" && run.wait && !run.heldAtMs) {
-      this.schedule.set(run.id, run.wait.dueAtMs);
+      this.schedule.set(
+        run.id,
+        Math.min(run.wait.dueAtMs, run.wait.checkAtMs ?? Number.POSITIVE_INFINITY),
+      );
     } else this.schedule.delete(run.id);
   }
 

@@ -8,6 +8,7 @@ import { contactTimeZone } from "../engine/interpreter";
 import type { Scenario } from "../engine/scenario";
 import { formatLocal, resolveTimeZone } from "../engine/time-zone";
 import type { SendJob } from "../queue/jobs";
+import type { ContactEvent } from "../engine/contact";
 import { MemoryContactState } from "./memory-state";
 import { isSend, runOnVirtualClock, type TimedInput } from "./virtual-clock";
 
@@ -90,10 +91,12 @@ export interface SimulationResult {
 }
 
 /** Renders a message's subject for the timeline; null when the template has none. */
-export type SubjectRenderer = (
-  job: SendJob,
-  traits: Record<string, unknown>,
-) => Promise<string | null>;
+export type SubjectRenderer = (input: {
+  job: SendJob;
+  traits: Record<string, unknown>;
+  trigger: ContactEvent | null;
+  event: ContactEvent | null;
+}) => Promise<string | null>;
 
 /**
  * Runs a scenario for one contact on a virtual clock with the contact engine, and returns what
@@ -194,14 +197,20 @@ export async function simulateScenario(input: {
         detail: entry.detail,
       };
       if (send) {
-        const traitsNow = state.snapshot(contactId).traits;
+        const now = state.snapshot(contactId);
+        const context = {
+          job: send,
+          traits: now.traits,
+          trigger: send.runId ? (state.readRun(send.runId)?.trigger ?? null) : null,
+          event: now.events.find((event) => event.id === send.eventId) ?? null,
+        };
         line.message = {
           id: send.messageId,
           channel: send.channel,
           template: send.templateId,
           subject:
             input.renderSubject && !send.suppressedReason
-              ? await input.renderSubject(send, traitsNow)
+              ? await input.renderSubject(context)
               : null,
           suppressed: send.suppressedReason,
           queuedAt: new Date(send.createdAtMs).toISOString(),
