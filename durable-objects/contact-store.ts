@@ -108,6 +108,7 @@ export class ContactStore implements ContactState {
       `INSERT INTO profile (id, contact_id, traits, context_tz, first_seen_ms, last_seen_ms)
        VALUES (1, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, context_tz = excluded.context_tz,
+         first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),
          last_seen_ms = excluded.last_seen_ms`,
       profile.contactId,
       JSON.stringify(profile.traits),
@@ -544,7 +545,7 @@ export class ContactStore implements ContactState {
     );
   }
 
-  /** Erases everything the object holds. */
+  /** Erases everything the object holds; the schema is set up again at once. */
   eraseAll(): void {
     for (const table of [
       "profile",
@@ -559,8 +560,10 @@ export class ContactStore implements ContactState {
       "handed_off",
       "trigger_state",
       "sent_log",
+      "meta",
     ]) {
       this.sql.exec(`DELETE FROM ${table}`);
     }
+    this.migrate();
   }
 }

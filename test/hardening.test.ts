@@ -9,6 +9,7 @@ import {
   deliverPending,
   freshContactId,
   identify,
+  publishDemoTemplates,
   sharedScenarios,
 } from "./helpers/fixtures";
 
@@ -47,6 +48,25 @@ describe("scenario validation", () => {
 
     const response = await admin("/scenarios", { body: proto });
     expect(response.status).toBe(400);
+  });
+
+  it("refuses to publish a transactional scenario that sends a marketing template", async () => {
+    await publishDemoTemplates();
+    const scenario = structuredClone(sharedScenarios["password-reset"]) as any;
+    scenario.id = `tx-${crypto.randomUUID().slice(0, 8)}`;
+    scenario.steps["send-link"].template = "birthday-offer-email";
+    await admin("/scenarios", { body: scenario });
+    const published = await admin(`/scenarios/${scenario.id}/publish`, { method: "POST" });
+    expect(published.status).toBe(400);
+    expect(published.body.issues[0]).toMatchObject({ path: "steps.send-link.template" });
+    expect(published.body.issues[0].message).toContain('topic "offers"');
+  });
+
+  it("refuses a send window that never opens", () => {
+    const scenario = structuredClone(sharedScenarios["cart-reminder"]) as any;
+    scenario.sendWindow = { from: "09:00", to: "09:00" };
+    const result = parseScenario(scenario);
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(["sendWindow.to"]);
   });
 
   it("refuses an unknown scenario time zone with the field", async () => {

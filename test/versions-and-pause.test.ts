@@ -117,7 +117,7 @@ describe("publishing while contacts wait", () => {
     await fireAlarm(userId);
 
     await publishScenario(
-      drip({ id: scenarioId, event: `Go ${scenarioId}`, second: "under-usage-email" }),
+      drip({ id: scenarioId, event: `Go ${scenarioId}`, second: "storage-almost-full-email" }),
     );
     await runFanOut();
     await track({ userId, event: `Go ${scenarioId}` });

@@ -92,6 +92,8 @@ export class ContactEngine {
     },
   ) {
     this.snapshot = deps.state.snapshot(deps.contactId);
+    // Before anything else runs: a stopped scenario's runs must not take another step.
+    this.reconcileRuns();
   }
 
   private get state(): ContactState {
@@ -322,7 +324,6 @@ export class ContactEngine {
 
   /** Ends the operation: re-arms the contact's own triggers and queues its counters. */
   finish(): OperationOutput {
-    this.reconcileRuns();
     if (this.state.readProfile()) syncContactTriggers(this);
     if (this.metrics.size > 0) {
       const batchId = `${this.deps.contactId}:metrics:${this.nowMs}:${this.output.jobs.length}`;

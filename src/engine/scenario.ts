@@ -164,6 +164,10 @@ const scenarioShape = z.strictObject({
     .optional(),
   sendWindow: z
     .strictObject({ from: localTimeSchema, to: localTimeSchema, days: daysSchema.optional() })
+    .refine((window) => window.from !== window.to, {
+      message: "an empty window never opens: from and to must differ",
+      path: ["to"],
+    })
     .optional(),
   timezone: z
     .string()

@@ -72,6 +72,17 @@ const scenarioRules: DefinitionRules = {
           path: `steps.${stepId}.template`,
           message: `template "${step.template}" is for ${compiled.channel}, the step sends ${step.channel}`,
         });
+      } else if (
+        compiled.topic !== null &&
+        step.channel !== "internal" &&
+        compiled.topic !== scenario.consent
+      ) {
+        // Consent, unsubscribe links and headers follow the scenario's consent: a template
+        // written for another topic would reach contacts who opted out of it.
+        issues.push({
+          path: `steps.${stepId}.template`,
+          message: `template "${step.template}" is for topic "${compiled.topic}", the scenario's consent is "${scenario.consent}"`,
+        });
       }
     }
     const segments = new DefinitionRepository(env.DB, "segment");

@@ -79,7 +79,9 @@ trackingRoutes.get("/v/:token", async (c) => {
       404,
     );
   }
-  return c.html(stored.html, 200, NO_STORE);
+  // The stored email is shown on the dashboard's origin: sandboxed, it runs no script and
+  // reaches no storage of that origin.
+  return c.html(stored.html, 200, { ...NO_STORE, "content-security-policy": "sandbox" });
 });
 
 function page(title: string, body: string): string {
