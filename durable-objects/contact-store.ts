@@ -321,6 +321,17 @@ export class ContactStore implements ContactState {
     return this.rows<{ state: string }>(query).map((row) => JSON.parse(row.state) as RunState);
   }
 
+  readRunsForEvent(atMs: number): RunState[] {
+    return this.rows<{ state: string }>(
+      `SELECT state FROM runs
+       WHERE status = 'active'
+          OR (json_extract(state, '$.convertedAtMs') IS NULL
+              AND json_extract(state, '$.goalDeadlineMs') >= ?)
+       ORDER BY entered_at_ms`,
+      atMs,
+    ).map((row) => JSON.parse(row.state) as RunState);
+  }
+
   readRun(runId: string): RunState | null {
     const [row] = this.rows<{ state: string }>("SELECT state FROM runs WHERE id = ?", runId);
     return row ? (JSON.parse(row.state) as RunState) : null;

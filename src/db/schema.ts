@@ -70,15 +70,19 @@ export const segmentVersions = sqliteTable(
 );
 
 /** Index of contacts, mirrored from their objects for segment queries and fan-out. */
-export const contacts = sqliteTable("contacts", {
-  id: text("id").primaryKey(),
-  traits: text("traits", { mode: "json" }).notNull(),
-  email: text("email"),
-  phone: text("phone"),
-  timezone: text("timezone"),
-  firstSeenAt: integer("first_seen_at").notNull(),
-  lastSeenAt: integer("last_seen_at").notNull(),
-});
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    traits: text("traits", { mode: "json" }).notNull(),
+    email: text("email"),
+    phone: text("phone"),
+    timezone: text("timezone"),
+    firstSeenAt: integer("first_seen_at").notNull(),
+    lastSeenAt: integer("last_seen_at").notNull(),
+  },
+  (t) => [index("contacts_phone").on(t.phone), index("contacts_email").on(t.email)],
+);
 
 export type MessageStatus = "queued" | "sending" | "sent" | "failed" | "suppressed";
 
@@ -107,6 +111,7 @@ export const messages = sqliteTable(
   (t) => [
     index("messages_contact").on(t.contactId, t.createdAt),
     index("messages_scenario").on(t.scenarioId, t.stepId),
+    index("messages_provider_id").on(t.providerMessageId),
   ],
 );
 

@@ -359,7 +359,7 @@ export class ContactEngine {
   /** Exits, goals and waits of the runs first, then new entries. */
   private processEvent(event: ContactEvent): void {
     const segments = this.deps.catalog.segments;
-    for (const run of this.state.readRuns()) {
+    for (const run of this.state.readRunsForEvent(this.nowMs)) {
       const scenario = this.versionOf(run);
       if (!scenario) continue;
       const args = { scenario, run, event, contact: this.snapshot, segments, nowMs: this.nowMs };

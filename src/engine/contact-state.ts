@@ -48,6 +48,8 @@ export interface ContactState {
   consentSource(topic: string): string | null;
   readRuns(filter?: { status?: "active" }): RunState[];
   readRun(runId: string): RunState | null;
+  /** The runs an event can still affect: live ones, and ended ones whose goal window is open. */
+  readRunsForEvent(atMs: number): RunState[];
   /** Saves a run and keeps its single timer in step with its wait. */
   writeRun(run: RunState): void;
   entryHistory(scenarioId: string): EntryHistory;

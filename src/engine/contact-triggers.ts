@@ -9,6 +9,27 @@ import {
   triggerConditionHolds,
 } from "./triggers";
 
+/**
+ * What an inactivity trigger remembers: the last matching activity (kept here because the
+ * event history is bounded) and the activity it last fired for (to fire once per silence).
+ */
+interface InactivityMemory {
+  lastActivityMs: number | null;
+  firedForMs: number | null;
+}
+
+function readInactivity(state: string | null): InactivityMemory {
+  if (!state) return { lastActivityMs: null, firedForMs: null };
+  const parsed = JSON.parse(state) as Partial<InactivityMemory>;
+  return { lastActivityMs: parsed.lastActivityMs ?? null, firedForMs: parsed.firedForMs ?? null };
+}
+
+function latest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
 /** Meta key holding the segments the contact was last seen in, to mirror only changes. */
 const SEGMENTS_META_KEY = "segments";
 
@@ -55,15 +76,16 @@ export function syncContactTriggers(engine: ContactEngine): void {
       }
       case "inactivity": {
         armed.add(scenario.id);
-        const sinceMs = lastActivityMs(args) ?? profile.firstSeenMs;
-        const firedFor = current?.state ? Number(current.state) : null;
+        const memory = readInactivity(current?.state ?? null);
+        const lastMs = latest(memory.lastActivityMs, lastActivityMs(args));
+        const sinceMs = lastMs ?? profile.firstSeenMs;
         const dueAtMs =
-          firedFor === sinceMs ? null : inactivityDueMs({ scenario, sinceMs, timeZone });
+          memory.firedForMs === sinceMs ? null : inactivityDueMs({ scenario, sinceMs, timeZone });
         state.writeTriggerState({
           scenarioId: scenario.id,
           kind: "inactivity",
           dueAtMs,
-          state: current?.state ?? null,
+          state: JSON.stringify({ ...memory, lastActivityMs: lastMs }),
         });
         break;
       }
@@ -167,7 +189,9 @@ export function fireDueTriggers(engine: ContactEngine): void {
       engine.tryEnter({ scenario, version, trigger: event });
     } else if (trigger.type === "inactivity") {
       const args = { scenario, contact: engine.snapshot, segments: catalog.segments, nowMs };
-      const sinceMs = lastActivityMs(args) ?? profile.firstSeenMs;
+      const memory = readInactivity(current.state);
+      const lastMs = latest(memory.lastActivityMs, lastActivityMs(args));
+      const sinceMs = lastMs ?? profile.firstSeenMs;
       const timeZone = contactTimeZone(scenario, engine.snapshot);
       const dueAtMs = inactivityDueMs({ scenario, sinceMs, timeZone });
       if (dueAtMs === null || dueAtMs > nowMs) continue;
@@ -175,7 +199,7 @@ export function fireDueTriggers(engine: ContactEngine): void {
         scenarioId,
         kind: "inactivity",
         dueAtMs: null,
-        state: String(sinceMs),
+        state: JSON.stringify({ lastActivityMs: lastMs, firedForMs: sinceMs }),
       });
       const event = syntheticTrigger({
         id: `inactivity-${sinceMs}`,

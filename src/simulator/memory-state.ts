@@ -94,6 +94,14 @@ export class MemoryContactState implements ContactState {
       .map((run) => structuredClone(run));
   }
 
+  readRunsForEvent(atMs: number): RunState[] {
+    return this.readRuns().filter(
+      (run) =>
+        run.status === "active" ||
+        (run.convertedAtMs === null && run.goalDeadlineMs !== null && run.goalDeadlineMs >= atMs),
+    );
+  }
+
   readRun(runId: string): RunState | null {
     const run = this.runs.get(runId);
     return run ? structuredClone(run) : null;
