@@ -21,7 +21,8 @@ import type { SendJob } from "./jobs";
 
 /**
  * A claim older than this is taken to belong to a consumer that died mid-send; the message may
- * then be claimed again. Providers get the message id as idempotency key for that case.
+ * then be claimed again. Resend, the outbox and webhooks get the message id as idempotency key
+ * for that case; Postmark and Twilio take none.
  */
 export const SEND_LEASE_MS = 5 * 60_000;
 
