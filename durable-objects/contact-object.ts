@@ -8,7 +8,7 @@ import {
   type IngestCall,
   type MergedContact,
 } from "../src/engine/contact-engine";
-import { consentBlock, capReleaseMs, type FrequencyCaps } from "../src/engine/interpreter";
+import { consentBlock, capReleaseMs, type FrequencyCaps } from "../src/engine/send-rules";
 import type { RunState } from "../src/engine/run";
 import type { Scenario } from "../src/engine/scenario";
 import type { Env } from "../src/env";

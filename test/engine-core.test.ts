@@ -7,7 +7,6 @@ import { decideEntry, eventConverts, eventExits, eventTriggers } from "../src/en
 import { compare, evaluate, type EvaluationContext } from "../src/engine/evaluate";
 import {
   advanceRun,
-  consentBlock,
   contactTimeZone,
   endRun,
   newRun,
@@ -15,6 +14,7 @@ import {
   type AdvanceResult,
   type RunInput,
 } from "../src/engine/interpreter";
+import { consentBlock } from "../src/engine/send-rules";
 import type { Effect, RunState } from "../src/engine/run";
 import { parseScenario, type Scenario } from "../src/engine/scenario";
 import { formatLocal } from "../src/engine/time-zone";

@@ -1,7 +1,7 @@
 import { Temporal } from "temporal-polyfill";
 import { describe, expect, it } from "vitest";
 import type { IngestCall } from "../src/engine/contact-engine";
-import type { FrequencyCaps } from "../src/engine/interpreter";
+import type { FrequencyCaps } from "../src/engine/send-rules";
 import { parseScenario, type Scenario } from "../src/engine/scenario";
 import { nextAnniversary } from "../src/engine/triggers";
 import { MemoryContactState } from "../src/simulator/memory-state";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { durationSchema } from "../engine/condition";
-import type { FrequencyCaps } from "../engine/interpreter";
+import type { FrequencyCaps } from "../engine/send-rules";
 
 const capsSchema = z.record(
   z.enum(["email", "sms", "push", "webhook"]),

@@ -9,9 +9,9 @@ import {
   endRun,
   newRun,
   type AdvanceResult,
-  type FrequencyCaps,
   type RunInput,
 } from "./interpreter";
+import { type FrequencyCaps } from "./send-rules";
 import type { RunState, StepMetric, TraceEntry } from "./run";
 import type { Scenario } from "./scenario";
 import { syncContactTriggers, fireDueTriggers } from "./contact-triggers";

@@ -2,7 +2,8 @@ import type { Condition } from "./condition";
 import type { ContactEvent, ContactSnapshot } from "./contact";
 import { addIsoDuration } from "./duration";
 import { evaluate } from "./evaluate";
-import { consentBlock, contactTimeZone, eventMatches, runTimeOf } from "./interpreter";
+import { contactTimeZone, eventMatches, runTimeOf } from "./interpreter";
+import { consentBlock } from "./send-rules";
 import type { RunState } from "./run";
 import type { Scenario } from "./scenario";
 

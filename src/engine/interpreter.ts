@@ -2,6 +2,7 @@ import type { Condition } from "./condition";
 import type { ContactEvent, ContactSnapshot } from "./contact";
 import { addIsoDuration } from "./duration";
 import { evaluate, type EvaluationContext } from "./evaluate";
+import { capReleaseMs, consentBlock, messageKey, type FrequencyCaps } from "./send-rules";
 import type { Effect, RunState, RunWait, TraceEntry } from "./run";
 import type { EventFilter, Scenario, Step, StepOf } from "./scenario";
 import { nextLocalTime, nextWindowOpening, resolveTimeZone } from "./time-zone";
@@ -12,9 +13,6 @@ export type RunInput =
   | { kind: "timer" }
   | { kind: "event"; event: ContactEvent }
   | { kind: "engagement"; messageId: string };
-
-/** At most `max` marketing messages per channel within `within`, across scenarios. */
-export type FrequencyCaps = Partial<Record<string, { max: number; within: string }>>;
 
 export interface AdvanceInput {
   scenario: Scenario;
@@ -67,14 +65,6 @@ export function stableFraction(key: string): number {
  */
 export function runTimeOf(event: ContactEvent): number {
   return event.receivedAtMs;
-}
-
-/**
- * The id of a message a send step produces: the contact, the run, the step and the step's
- * execution number, so the same decision made twice names the same message.
- */
-export function messageKey(input: { contactId: string; run: RunState; stepId: string }): string {
-  return `${input.contactId}:${input.run.id}/${input.stepId}/${input.run.seq}`;
 }
 
 /** A fresh run, not yet advanced. */
@@ -567,33 +557,6 @@ function executeStep(input: {
   }
 }
 
-/**
- * When a marketing message on this channel may go again, or null if it may go now: the cap
- * counts marketing sends within the window, transactional and internal ones never count.
- */
-export function capReleaseMs(input: {
-  caps: FrequencyCaps;
-  channel: string;
-  contact: ContactSnapshot;
-  atMs: number;
-  timeZone: string;
-}): number | null {
-  const cap = input.caps[input.channel];
-  if (!cap || cap.max <= 0 || input.channel === "internal") return null;
-  const sinceMs = addIsoDuration({
-    atMs: input.atMs,
-    iso: `-${cap.within}`,
-    timeZone: input.timeZone,
-  });
-  const recent = (input.contact.sends ?? [])
-    .filter((send) => send.marketing && send.channel === input.channel && send.atMs > sinceMs)
-    .map((send) => send.atMs)
-    .sort((a, b) => a - b);
-  if (recent.length < cap.max) return null;
-  const oldestCountingMs = recent[recent.length - cap.max] as number;
-  return addIsoDuration({ atMs: oldestCountingMs, iso: cap.within, timeZone: input.timeZone }) + 1;
-}
-
 /** Marks a run ended; its wait, and so its pending timer, is dropped. */
 export function endRun(input: {
   run: RunState;
@@ -605,28 +568,4 @@ export function endRun(input: {
   input.run.wait = null;
   input.run.endedAtMs = input.atMs;
   input.run.endReason = input.reason;
-}
-
-/**
- * Why a message may not go, or null. A suppressed address (hard bounce, complaint, SMS STOP)
- * blocks everything; transactional messages bypass marketing topics and channel opt-outs;
- * `internal` messages go to the brand's own team, so the contact's consent does not apply.
- */
-export function consentBlock(input: {
-  contact: Pick<ContactSnapshot, "consent">;
-  topic: string;
-  channel: string;
-}): string | null {
-  const { consent } = input.contact;
-  if (input.channel === "internal") return null;
-  if (consent[`suppressed:${input.channel}`] === "unsubscribed") {
-    return `${input.channel} suppressed`;
-  }
-  if (input.topic === "transactional") return null;
-  if (consent[`channel:${input.channel}`] === "unsubscribed") {
-    return `unsubscribed from ${input.channel}`;
-  }
-  if (consent.all === "unsubscribed") return "unsubscribed from all marketing";
-  if (consent[input.topic] === "unsubscribed") return `unsubscribed from ${input.topic}`;
-  return null;
 }

@@ -5,7 +5,7 @@
  */
 import type { Condition } from "../engine/condition";
 import { addIsoDuration, parseDuration } from "../engine/duration";
-import type { FrequencyCaps } from "../engine/interpreter";
+import type { FrequencyCaps } from "../engine/send-rules";
 import type { Channel, Scenario } from "../engine/scenario";
 import { callSchema, contactIdOf, toIngestCall } from "../ingest/segment-call";
 import type { SegmentCall } from "../replay/retail";

@@ -3,7 +3,7 @@ import type { Condition } from "../engine/condition";
 import type { IngestCall } from "../engine/contact-engine";
 import { durationSchema } from "../engine/condition";
 import { addIsoDuration } from "../engine/duration";
-import type { FrequencyCaps } from "../engine/interpreter";
+import type { FrequencyCaps } from "../engine/send-rules";
 import { contactTimeZone } from "../engine/interpreter";
 import type { Scenario } from "../engine/scenario";
 import { formatLocal, resolveTimeZone } from "../engine/time-zone";

@@ -6,7 +6,7 @@ import {
   type IngestCall,
   type OperationOutput,
 } from "../engine/contact-engine";
-import type { FrequencyCaps } from "../engine/interpreter";
+import type { FrequencyCaps } from "../engine/send-rules";
 import type { Scenario } from "../engine/scenario";
 import type { MemoryContactState } from "./memory-state";
 
