@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { ContactObject } from "../durable-objects/contact-object";
 import type { Env } from "./env";
-import { startDueCampaigns } from "./campaigns/scheduler";
+import { resumeStalledCampaigns, startDueCampaigns } from "./campaigns/scheduler";
 import { errorResponse } from "./http/errors";
 import type { Job } from "./queue/jobs";
 import { consumeBatch } from "./queue/consumer";
@@ -27,6 +27,7 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
     await startDueCampaigns(env, controller.scheduledTime);
+    await resumeStalledCampaigns(env, controller.scheduledTime);
   },
   async queue(batch, env, _ctx) {
     await consumeBatch(batch, {

@@ -10,7 +10,7 @@ import {
   type EnterCampaign,
 } from "../src/campaigns/fan-out";
 import type { CampaignJob } from "../src/campaigns/jobs";
-import { startDueCampaigns } from "../src/campaigns/scheduler";
+import { resumeStalledCampaigns, startDueCampaigns } from "../src/campaigns/scheduler";
 import type { Env } from "../src/env";
 import { errorResponse } from "../src/http/errors";
 import { campaignRoutes, segmentSizeRoutes } from "../src/routes/campaigns";
@@ -498,6 +498,44 @@ describe("campaign schedule", () => {
       startedAtMs: sendAtMs + 60_000,
       counts: { total: 150, queued: 150 },
     });
+  });
+});
+
+describe("campaign watchdog", () => {
+  it("re-queues the next page or the finish of a campaign that stalled", async () => {
+    const segment = await publishSegment();
+    const campaignId = await createCampaign(templateCampaign(segment));
+    const startedAtMs = 1_800_000_000_000;
+    await env.DB.prepare("UPDATE campaigns SET status = 'running', started_at_ms = ? WHERE id = ?")
+      .bind(startedAtMs, campaignId)
+      .run();
+    const mine = (jobs: CampaignJob[]) => jobs.filter((job) => job.campaignId === campaignId);
+
+    expect(mine(await resumeStalledCampaigns(env, startedAtMs + 5 * 60_000))).toEqual([]);
+    expect(mine(await resumeStalledCampaigns(env, startedAtMs + 11 * 60_000))).toEqual([
+      { kind: "campaign-page", campaignId, afterContactId: "" },
+    ]);
+
+    const doneAtMs = startedAtMs + 20 * 60_000;
+    await env.DB.prepare(
+      `INSERT INTO campaign_pages (campaign_id, after_contact_id, contact_count,
+         next_after_contact_id, done_at_ms) VALUES (?, '', 100, 'm-00099', ?)`,
+    )
+      .bind(campaignId, doneAtMs)
+      .run();
+    expect(mine(await resumeStalledCampaigns(env, doneAtMs + 60_000))).toEqual([]);
+    expect(mine(await resumeStalledCampaigns(env, doneAtMs + 11 * 60_000))).toEqual([
+      { kind: "campaign-page", campaignId, afterContactId: "m-00099" },
+    ]);
+
+    await env.DB.prepare(
+      "UPDATE campaign_pages SET next_after_contact_id = NULL WHERE campaign_id = ?",
+    )
+      .bind(campaignId)
+      .run();
+    expect(mine(await resumeStalledCampaigns(env, doneAtMs + 11 * 60_000))).toEqual([
+      { kind: "campaign-finish", campaignId, firstCheckAtMs: doneAtMs },
+    ]);
   });
 });
 
