@@ -1,8 +1,9 @@
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { queueBatches } from "../durable-objects/contact-object";
 import type { Job } from "../src/queue/jobs";
 import { describe, expect, it, beforeAll } from "vitest";
 import {
+  ADMIN_AUTH,
   admin,
   deliverPending,
   dispatchedJobs,
@@ -138,6 +139,31 @@ describe("ingest to outbox", () => {
       true,
     ]);
     expect(outbox[0].html).toContain("PRODUCT NUMBER 1499 WITH A LONG DESCRIPTION");
+  });
+});
+
+describe("live statistics", () => {
+  it("streams a scenario's funnel as server-sent events", async () => {
+    const userId = freshContactId();
+    await identify(userId, { email: `${userId}@example.test` });
+    await track({ userId, event: "Trial Booked" });
+    await deliverPending(userId);
+
+    const response = await SELF.fetch(
+      "http://parcours.test/api/stats/scenarios/trial-confirmation/stream",
+      {
+        headers: { authorization: ADMIN_AUTH },
+      },
+    );
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const { value } = await reader.read();
+    await reader.cancel();
+    const text = new TextDecoder().decode(value);
+    expect(text.startsWith("event: stats\ndata: ")).toBe(true);
+    const stats = JSON.parse(text.slice("event: stats\ndata: ".length).trim());
+    expect(stats.scenarioId).toBe("trial-confirmation");
+    expect(stats.funnel["1"].confirm.sent).toBeGreaterThan(0);
   });
 });
 
