@@ -57,7 +57,8 @@ async function trackEmail(input: {
   let html = rendered.html;
   let text = rendered.text;
   if (unsubscribe && html !== null && !html.includes(unsubscribe)) {
-    const footer = `<p style="font-size:12px;color:#666;text-align:center"><a href="${unsubscribe}">Unsubscribe</a></p>`;
+    const style = "font-size:12px;color:#666;text-align:center";
+    const footer = `<p style="${style}"><a href="${unsubscribe}">Unsubscribe</a></p>`;
     html = /<\/body>/i.test(html)
       ? html.replace(/<\/body>/i, `${footer}</body>`)
       : `${html}${footer}`;

@@ -84,8 +84,18 @@ trackingRoutes.get("/v/:token", async (c) => {
   return c.html(stored.html, 200, { ...NO_STORE, "content-security-policy": "sandbox" });
 });
 
+const PAGE_STYLE = [
+  "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}",
+  "button{font:inherit;padding:.6rem 1.2rem;margin:.3rem 0;cursor:pointer}",
+].join("");
+
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font:inherit;padding:.6rem 1.2rem;margin:.3rem 0;cursor:pointer}</style></head><body>${body}</body></html>`;
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width,initial-scale=1">',
+    `<meta name="robots" content="noindex"><title>${title}</title>`,
+    `<style>${PAGE_STYLE}</style></head><body>${body}</body></html>`,
+  ].join("");
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -99,9 +109,13 @@ trackingRoutes.get("/u/:token", async (c) => {
   return c.html(
     page(
       "Unsubscribe",
-      `<h1>Unsubscribe</h1><p>Stop receiving <strong>${topic}</strong> emails?</p>
-<form method="post" action="${action}"><button type="submit" name="scope" value="topic">Unsubscribe from ${topic}</button><br>
-<button type="submit" name="scope" value="channel">Unsubscribe from all marketing email</button></form>`,
+      [
+        `<h1>Unsubscribe</h1><p>Stop receiving <strong>${topic}</strong> emails?</p>`,
+        `<form method="post" action="${action}">`,
+        `<button type="submit" name="scope" value="topic">Unsubscribe from ${topic}</button><br>`,
+        '<button type="submit" name="scope" value="channel">',
+        "Unsubscribe from all marketing email</button></form>",
+      ].join(""),
     ),
     200,
     NO_STORE,

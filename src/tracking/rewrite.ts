@@ -63,7 +63,8 @@ export async function trackHtml(input: {
   });
 
   const token = await signToken(config.secret, { kind: "open", ...message });
-  const pixel = `<img src="${config.baseUrl}/t/o/${token}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />`;
+  const style = "display:block;width:1px;height:1px;border:0";
+  const pixel = `<img src="${config.baseUrl}/t/o/${token}" width="1" height="1" alt="" style="${style}" />`;
   return /<\/body>/i.test(linked)
     ? linked.replace(/<\/body>/i, `${pixel}</body>`)
     : `${linked}${pixel}`;
