@@ -428,7 +428,7 @@ export class ContactObject extends DurableObject<Env> {
     const catalog = await getCatalog(this.env.DB);
     const versions = await this.loadRunVersions(catalog);
 
-    const result = this.ctx.storage.transactionSync(() => {
+    const result = this.transaction(() => {
       const engine = new ContactEngine({
         state: this.store,
         contactId,
@@ -449,6 +449,16 @@ export class ContactObject extends DurableObject<Env> {
 
     await this.dispatchAndArm(nowMs);
     return result;
+  }
+
+  /** A storage transaction; if it throws, the store's caches are dropped with its writes. */
+  private transaction<T>(work: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (error) {
+      this.store.forgetCaches();
+      throw error;
+    }
   }
 
   private async loadRunVersions(catalog: Catalog): Promise<Map<string, Scenario>> {

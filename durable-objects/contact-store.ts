@@ -11,6 +11,9 @@ import type { Job } from "../src/queue/jobs";
 /** Events kept per contact; older ones are dropped first. */
 export const EVENT_HISTORY_LIMIT = 1_000;
 
+/** Events beyond the limit kept before trimming, so that trimming is occasional. */
+export const EVENT_TRIM_MARGIN = 100;
+
 /** How long a messageId is remembered for de-duplication. */
 export const DEDUPE_WINDOW_MS = 30 * 24 * 3_600_000;
 
@@ -58,6 +61,8 @@ type Row = Record<string, SqlStorageValue>;
 
 /** The contact object's SQLite tables and the queries over them. Synchronous, like its storage. */
 export class ContactStore implements ContactState {
+  private eventsCache: ContactEvent[] | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** Creates or upgrades the schema; idempotent. */
@@ -138,14 +143,25 @@ export class ContactStore implements ContactState {
       event.atMs,
       event.receivedAtMs,
     );
+    if (this.eventsCache) {
+      this.eventsCache.push(event);
+      this.eventsCache.sort((a, b) => a.atMs - b.atMs);
+    }
   }
 
-  /** Keeps the history and the de-duplication memory bounded. */
+  /**
+   * Keeps the history and the de-duplication memory bounded. Events are trimmed back to the
+   * limit once they pass it by a margin, so the cached history survives most operations.
+   */
   prune(nowMs: number): void {
-    this.sql.exec(
-      `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-      EVENT_HISTORY_LIMIT,
-    );
+    const [count] = this.rows<{ n: number }>("SELECT COUNT(*) AS n FROM events");
+    if ((count?.n ?? 0) > EVENT_HISTORY_LIMIT + EVENT_TRIM_MARGIN) {
+      this.sql.exec(
+        `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+        EVENT_HISTORY_LIMIT,
+      );
+      this.eventsCache = null;
+    }
     this.sql.exec("DELETE FROM seen_messages WHERE received_at_ms < ?", nowMs - DEDUPE_WINDOW_MS);
     this.sql.exec("DELETE FROM sent_log WHERE at_ms < ?", nowMs - SENT_LOG_WINDOW_MS);
     this.sql.exec(
@@ -155,7 +171,21 @@ export class ContactStore implements ContactState {
     );
   }
 
+  /**
+   * The history, oldest first. Parsed once per object instance and kept in step with every
+   * append: an event no longer re-reads and re-parses a thousand stored ones.
+   */
   readEvents(): ContactEvent[] {
+    this.eventsCache ??= this.loadEvents();
+    return [...this.eventsCache];
+  }
+
+  /** Forgets what is cached, after a transaction that did not commit. */
+  forgetCaches(): void {
+    this.eventsCache = null;
+  }
+
+  private loadEvents(): ContactEvent[] {
     return this.rows<{
       id: string;
       type: ContactEvent["type"];
@@ -558,6 +588,7 @@ export class ContactStore implements ContactState {
 
   /** Erases everything the object holds; the schema is set up again at once. */
   eraseAll(): void {
+    this.eventsCache = null;
     for (const table of [
       "profile",
       "events",

@@ -259,6 +259,31 @@ describe("at-least-once delivery", () => {
   });
 });
 
+describe("event history", () => {
+  it("keeps the latest 1 000 events, trimming once it passes 1 100", async () => {
+    const userId = freshContactId();
+    const batch = Array.from({ length: 1_150 }, (_, i) => ({
+      type: "track",
+      userId,
+      event: "Page Touch",
+      properties: { n: i },
+      messageId: `touch-${i}`,
+      timestamp: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+    }));
+    expect((await post("batch", { batch })).status).toBe(200);
+    let events = (await view(userId)).events;
+    expect(events).toHaveLength(1_000);
+    expect(events[0]?.properties.n).toBe(150);
+
+    await track({ userId, event: "Page Touch", properties: { n: 1_150 }, messageId: "touch-last" });
+    events = (await view(userId)).events;
+    expect(events).toHaveLength(1_001);
+    expect(events.at(-1)?.properties.n).toBe(1_150);
+    await track({ userId, event: "Page Touch", messageId: "touch-0" });
+    expect((await view(userId)).events).toHaveLength(1_001);
+  });
+});
+
 describe("ingestion errors", () => {
   it("answers 401 to a wrong write key and stores nothing", async () => {
     const userId = freshContactId();
