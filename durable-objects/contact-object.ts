@@ -44,11 +44,12 @@ const QUEUE_MESSAGE_LIMIT_BYTES = 120_000;
 export function queueBatches(
   pending: Array<{ key: string; job: Job }>,
 ): Array<Array<{ key: string; job: Job; bytes: number }>> {
+  const encoder = new TextEncoder();
   const batches: Array<Array<{ key: string; job: Job; bytes: number }>> = [];
   let current: Array<{ key: string; job: Job; bytes: number }> = [];
   let currentBytes = 0;
   for (const item of pending) {
-    const bytes = new TextEncoder().encode(JSON.stringify(item.job)).length;
+    const bytes = encoder.encode(JSON.stringify(item.job)).length;
     const full =
       current.length >= QUEUE_BATCH_LIMIT || currentBytes + bytes > QUEUE_BATCH_LIMIT_BYTES;
     if (current.length > 0 && (full || bytes > QUEUE_MESSAGE_LIMIT_BYTES)) {

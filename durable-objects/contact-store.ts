@@ -59,6 +59,26 @@ const DISPATCH_LOG_LIMIT = 500;
 
 type Row = Record<string, SqlStorageValue>;
 
+interface EventRow {
+  id: string;
+  type: ContactEvent["type"];
+  name: string;
+  properties: string;
+  at_ms: number;
+  received_at_ms: number;
+}
+
+function toContactEvent(row: EventRow): ContactEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    name: row.name,
+    properties: JSON.parse(row.properties) as Record<string, unknown>,
+    atMs: row.at_ms,
+    receivedAtMs: row.received_at_ms,
+  };
+}
+
 /** The contact object's SQLite tables and the queries over them. Synchronous, like its storage. */
 export class ContactStore implements ContactState {
   private eventsCache: ContactEvent[] | null = null;
@@ -186,41 +206,15 @@ export class ContactStore implements ContactState {
   }
 
   private loadEvents(): ContactEvent[] {
-    return this.rows<{
-      id: string;
-      type: ContactEvent["type"];
-      name: string;
-      properties: string;
-      at_ms: number;
-      received_at_ms: number;
-    }>("SELECT * FROM events ORDER BY at_ms, seq").map((row) => ({
-      id: row.id,
-      type: row.type,
-      name: row.name,
-      properties: JSON.parse(row.properties) as Record<string, unknown>,
-      atMs: row.at_ms,
-      receivedAtMs: row.received_at_ms,
-    }));
+    return this.rows<EventRow>("SELECT * FROM events ORDER BY at_ms, seq").map(toContactEvent);
   }
 
   readEvent(eventId: string): ContactEvent | null {
-    const [row] = this.rows<{
-      id: string;
-      type: ContactEvent["type"];
-      name: string;
-      properties: string;
-      at_ms: number;
-      received_at_ms: number;
-    }>("SELECT * FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1", eventId);
-    if (!row) return null;
-    return {
-      id: row.id,
-      type: row.type,
-      name: row.name,
-      properties: JSON.parse(row.properties) as Record<string, unknown>,
-      atMs: row.at_ms,
-      receivedAtMs: row.received_at_ms,
-    };
+    const [row] = this.rows<EventRow>(
+      "SELECT * FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1",
+      eventId,
+    );
+    return row ? toContactEvent(row) : null;
   }
 
   readEngagements(): EngagementRecord[] {
